@@ -1,0 +1,108 @@
+package enforce
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Action is what a restricted syscall gets. The zero value is Kill.
+type Action struct {
+	kind actionKind
+	data uint16
+}
+
+type actionKind uint8
+
+const (
+	kindKill actionKind = iota
+	kindErrno
+	kindTrap
+	kindLog
+	kindTrace
+)
+
+// Kill returns the action SECCOMP_RET_KILL_PROCESS: the whole process dies
+// of SIGSYS. It is the default.
+func Kill() Action { return Action{kind: kindKill} }
+
+// Errno returns the action SECCOMP_RET_ERRNO: the syscall is not run and
+// returns -errno. errno must be 1..4095 (the kernel's MAX_ERRNO).
+func Errno(errno int) Action {
+	if errno < 0 || errno > 0xffff {
+		errno = 0 // rejected by Build
+	}
+	return Action{kind: kindErrno, data: uint16(errno)}
+}
+
+// Trap returns the action SECCOMP_RET_TRAP: the thread gets a SIGSYS it may
+// catch.
+func Trap() Action { return Action{kind: kindTrap} }
+
+// Log returns the action SECCOMP_RET_LOG: the syscall runs and the kernel
+// logs it (audit mode).
+func Log() Action { return Action{kind: kindLog} }
+
+// Trace returns the action SECCOMP_RET_TRACE with the given data: a ptrace
+// tracer using PTRACE_O_TRACESECCOMP is told, and sees data as the event
+// message. Without a tracer the syscall fails with ENOSYS.
+func Trace(data uint16) Action { return Action{kind: kindTrace, data: data} }
+
+// Ret returns the seccomp return value of the action.
+func (a Action) Ret() uint32 {
+	switch a.kind {
+	case kindErrno:
+		return SECCOMP_RET_ERRNO | uint32(a.data)
+	case kindTrap:
+		return SECCOMP_RET_TRAP
+	case kindLog:
+		return SECCOMP_RET_LOG
+	case kindTrace:
+		return SECCOMP_RET_TRACE | uint32(a.data)
+	}
+	return SECCOMP_RET_KILL_PROCESS
+}
+
+func (a Action) valid() error {
+	if a.kind == kindErrno && (a.data == 0 || a.data > 4095) {
+		return fmt.Errorf("%w: errno %d is not in 1..4095", ErrAction, a.data)
+	}
+	return nil
+}
+
+// String returns the action as --action takes it: kill, errno=38, trap,
+// log, trace=7.
+func (a Action) String() string {
+	switch a.kind {
+	case kindErrno:
+		return "errno=" + strconv.Itoa(int(a.data))
+	case kindTrap:
+		return "trap"
+	case kindLog:
+		return "log"
+	case kindTrace:
+		return "trace=" + strconv.Itoa(int(a.data))
+	}
+	return "kill"
+}
+
+// retName names a seccomp return value for the disassembly.
+func retName(k uint32) string {
+	data := k & SECCOMP_RET_DATA
+	switch k & SECCOMP_RET_ACTION_FULL {
+	case SECCOMP_RET_KILL_PROCESS:
+		return "KILL_PROCESS"
+	case SECCOMP_RET_KILL_THREAD:
+		return "KILL_THREAD"
+	case SECCOMP_RET_TRAP:
+		return "TRAP"
+	case SECCOMP_RET_ERRNO:
+		return "ERRNO(" + strconv.Itoa(int(data)) + ")"
+	case SECCOMP_RET_TRACE:
+		return "TRACE(" + strconv.Itoa(int(data)) + ")"
+	case SECCOMP_RET_LOG:
+		return "LOG"
+	case SECCOMP_RET_ALLOW:
+		return "ALLOW"
+	}
+	return ""
+}

@@ -1,0 +1,183 @@
+package enforce
+
+import (
+	"testing"
+
+	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+	"golang.org/x/net/bpf"
+)
+
+// TestOnlyGateLoadsArguments walks every path of every filter of cases
+// from its entry and fails if any instruction loads anything but arch or
+// nr without the path having taken the true edge of a jeq on the gate
+// ABI's execve or execveat number while A held nr.
+func TestOnlyGateLoadsArguments(t *testing.T) {
+	for _, c := range cases(t) {
+		f, err := Build(c.set, c.opts)
+		if err != nil {
+			t.Fatalf("%s: Build: %v", c.name, err)
+		}
+		g := c.opts.GateABI
+		execNrs := map[uint32]bool{}
+		for _, name := range []string{"execve", "execveat"} {
+			for _, nr := range g.Lookup(name) {
+				execNrs[uint32(nr)|g.NrBase()] = true
+			}
+		}
+		argLoads := 0
+		type state struct {
+			pc        int
+			aIsNr     bool
+			afterExec bool
+		}
+		seen := map[state]bool{}
+		var walk func(s state)
+		walk = func(s state) {
+			if seen[s] {
+				return
+			}
+			seen[s] = true
+			prog := f.Instructions()
+			if s.pc >= len(prog) {
+				t.Fatalf("%s: a path runs off the end", c.name)
+			}
+			ins := prog[s.pc]
+			next := func(skip int, aIsNr, afterExec bool) {
+				walk(state{s.pc + 1 + skip, aIsNr, afterExec})
+			}
+			switch ins.Op {
+			case opLdAbsW:
+				if ins.K != offNr && ins.K != offArch {
+					argLoads++
+					if !s.afterExec {
+						t.Errorf("%s: instruction %d loads %s on a path that is not execve/execveat's:\n%v", c.name, s.pc, fieldName(ins.K), f)
+					}
+				}
+				next(0, ins.K == offNr, s.afterExec)
+			case opRetK:
+			case opJa:
+				next(int(ins.K), s.aIsNr, s.afterExec)
+			case opAndK:
+				next(0, false, s.afterExec)
+			case opJeqK, opJgeK, opJgtK, opJsetK:
+				gateEdge := ins.Op == opJeqK && s.aIsNr && execNrs[ins.K]
+				next(int(ins.Jt), s.aIsNr, s.afterExec || gateEdge)
+				next(int(ins.Jf), s.aIsNr, s.afterExec)
+			default:
+				t.Fatalf("%s: unexpected opcode %#x at %d", c.name, ins.Op, s.pc)
+			}
+		}
+		walk(state{})
+		if f.Gated() && argLoads == 0 {
+			t.Errorf("%s: gated filter loads no argument", c.name)
+		}
+		if !f.Gated() && argLoads != 0 {
+			t.Errorf("%s: ungated filter loads %d arguments", c.name, argLoads)
+		}
+	}
+}
+
+// constAllow is the kernel's seccomp_is_const_allow (kernel/seccomp.c,
+// Linux 5.11+): the emulation that decides, per syscall number, whether a
+// filter always allows it, and so whether the action cache may skip the
+// filter. Any instruction it does not know, or a load of anything but nr
+// and arch, makes the syscall uncacheable.
+func constAllow(prog []bpf.RawInstruction, arch, nr uint32) bool {
+	var a uint32
+	for pc := 0; pc < len(prog); pc++ {
+		ins := prog[pc]
+		switch ins.Op {
+		case opLdAbsW:
+			switch ins.K {
+			case offNr:
+				a = nr
+			case offArch:
+				a = arch
+			default:
+				return false
+			}
+		case opRetK:
+			return ins.K == SECCOMP_RET_ALLOW
+		case opJa:
+			pc += int(ins.K)
+		case opJeqK, opJgeK, opJgtK, opJsetK:
+			var ok bool
+			switch ins.Op {
+			case opJeqK:
+				ok = a == ins.K
+			case opJgeK:
+				ok = a >= ins.K
+			case opJgtK:
+				ok = a > ins.K
+			case opJsetK:
+				ok = a&ins.K != 0
+			}
+			if ok {
+				pc += int(ins.Jt)
+			} else {
+				pc += int(ins.Jf)
+			}
+		case opAndK:
+			a &= ins.K
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// TestActionCache checks that every syscall the filter allows, but the
+// gate's execveat, is one the kernel's action cache can serve.
+func TestActionCache(t *testing.T) {
+	for _, c := range cases(t) {
+		f, err := Build(c.set, c.opts)
+		if err != nil {
+			t.Fatalf("%s: Build: %v", c.name, err)
+		}
+		abi := c.set.ABI()
+		gateNr, _ := execveatNr(c.opts.GateABI)
+		for nr := range uint32(1024) {
+			nr |= abi.NrBase()
+			if f.Gated() && nr == gateNr && abi.AuditArch() == c.opts.GateABI.AuditArch() {
+				continue
+			}
+			allowed := model(c.set, c.opts, data{arch: abi.AuditArch(), nr: nr}) == SECCOMP_RET_ALLOW
+			if got := constAllow(f.Instructions(), abi.AuditArch(), nr); got != allowed {
+				t.Errorf("%s: constAllow(nr %#x) = %v, want %v", c.name, nr, got, allowed)
+			}
+		}
+	}
+}
+
+// TestGateOnlyWhenNeeded pins the choice docs/exec.md explains: the gate is
+// in the filter exactly when the loader's own execveat would otherwise not
+// be allowed.
+func TestGateOnlyWhenNeeded(t *testing.T) {
+	execveat := bitmap.NewSet(bitmap.X86_64, 322)
+	execve := bitmap.NewSet(bitmap.X86_64, 59)
+	beyond := bitmap.NewSet(bitmap.X86_64)
+	beyond.SetDenyBeyond(true)
+	tests := []struct {
+		name string
+		set  bitmap.Set
+		opts Options
+		want bool
+	}{
+		{"execveat restricted", execveat, Options{Secret: 9, GateABI: bitmap.X86_64}, true},
+		{"execveat restricted, no secret", execveat, Options{GateABI: bitmap.X86_64}, false},
+		{"only execve restricted", execve, Options{Secret: 9, GateABI: bitmap.X86_64}, false},
+		{"nothing restricted", beyond, Options{Secret: 9, GateABI: bitmap.X86_64}, false},
+		{"x32 program, x86_64 loader", bitmap.NewSet(bitmap.X32), Options{Secret: 9, GateABI: bitmap.X86_64}, true},
+		{"i386 program, x86_64 loader", bitmap.NewSet(bitmap.I386), Options{Secret: 9, GateABI: bitmap.X86_64}, true},
+		{"log action", execveat, Options{Action: Log(), Secret: 9, GateABI: bitmap.X86_64}, true},
+	}
+	for _, tt := range tests {
+		f, err := Build(tt.set, tt.opts)
+		if err != nil {
+			t.Fatalf("%s: Build: %v", tt.name, err)
+		}
+		if got := f.Gated(); got != tt.want {
+			t.Errorf("%s: Build(%v).Gated() = %v, want %v", tt.name, tt.set, got, tt.want)
+		}
+	}
+}

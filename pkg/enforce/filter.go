@@ -1,0 +1,198 @@
+package enforce
+
+import (
+	"encoding/binary"
+	"strconv"
+	"strings"
+
+	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+	"golang.org/x/net/bpf"
+)
+
+// Filter is a compiled seccomp filter: a classic BPF program over struct
+// seccomp_data, ready to install.
+type Filter struct {
+	prog []bpf.RawInstruction
+	set  bitmap.Set
+	opts Options
+	gate bool
+}
+
+// Instructions returns the program. The slice is shared: do not modify it.
+func (f *Filter) Instructions() []bpf.RawInstruction { return f.prog }
+
+// Len returns the number of instructions.
+func (f *Filter) Len() int { return len(f.prog) }
+
+// Set returns the set the filter enforces.
+func (f *Filter) Set() bitmap.Set { return f.set }
+
+// Action returns the action the filter gives a restricted syscall.
+func (f *Filter) Action() Action { return f.opts.Action }
+
+// Gated reports whether the filter holds the exec gate.
+func (f *Filter) Gated() bool { return f.gate }
+
+// Bytes returns the program as the kernel takes it: struct sock_filter
+// records (u16 code, u8 jt, u8 jf, u32 k), 8 bytes each, in little-endian
+// order — what seccomp-tools disasm reads and what PTRACE_SECCOMP_GET_FILTER
+// returns on the hosts sysrestrict enforces.
+func (f *Filter) Bytes() []byte {
+	b := make([]byte, 0, 8*len(f.prog))
+	for _, ins := range f.prog {
+		b = binary.LittleEndian.AppendUint16(b, ins.Op)
+		b = append(b, ins.Jt, ins.Jf)
+		b = binary.LittleEndian.AppendUint32(b, ins.K)
+	}
+	return b
+}
+
+// String returns a readable disassembly, one instruction a line:
+//
+//	0000  ld   [4]                    ; arch
+//	0001  jeq  #0xc000003e  0002 0005 ; AUDIT_ARCH_X86_64
+//
+// with the targets of a conditional jump as absolute line numbers (true,
+// false) and comments naming offsets, arches, syscalls and return values.
+func (f *Filter) String() string { return Disassemble(f.prog, f.set.ABI()) }
+
+// Disassemble returns the readable form of prog, naming syscall numbers
+// with abi's table.
+func Disassemble(prog []bpf.RawInstruction, abi bitmap.ABI) string {
+	var b strings.Builder
+	lastLoad := uint32(0xffffffff)
+	for pc, ins := range prog {
+		var text, comment string
+		hex := func(k uint32) string { return "#0x" + strconv.FormatUint(uint64(k), 16) }
+		line := func(n int) string {
+			s := strconv.Itoa(n)
+			return strings.Repeat("0", max(0, 4-len(s))) + s
+		}
+		switch ins.Op {
+		case opLdAbsW:
+			text = "ld   [" + strconv.Itoa(int(ins.K)) + "]"
+			comment = fieldName(ins.K)
+			lastLoad = ins.K
+		case opAndK:
+			text = "and  " + hex(ins.K)
+		case opRetK:
+			text = "ret  " + hex(ins.K)
+			comment = retName(ins.K)
+		case opJa:
+			text = "ja   " + line(pc+1+int(ins.K))
+		case opJeqK, opJgeK, opJgtK, opJsetK:
+			name := map[uint16]string{opJeqK: "jeq ", opJgeK: "jge ", opJgtK: "jgt ", opJsetK: "jset"}[ins.Op]
+			text = name + " " + hex(ins.K)
+			text += strings.Repeat(" ", max(1, 16-len(text)))
+			text += line(pc+1+int(ins.Jt)) + " " + line(pc+1+int(ins.Jf))
+			switch lastLoad {
+			case offArch:
+				comment = archName(ins.K)
+			case offNr:
+				if (ins.Op == opJeqK || ins.Op == opJgeK) && ins.K&^abi.NrBase() < bitmap.Size {
+					comment = abi.Name(int(ins.K &^ abi.NrBase()))
+				}
+			}
+		default:
+			text = "?    op " + hex(uint32(ins.Op))
+		}
+		b.WriteString(line(pc))
+		b.WriteString("  ")
+		b.WriteString(text)
+		if comment != "" {
+			b.WriteString(strings.Repeat(" ", max(1, 30-len(text))))
+			b.WriteString("; ")
+			b.WriteString(comment)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func fieldName(off uint32) string {
+	switch {
+	case off == offNr:
+		return "nr"
+	case off == offArch:
+		return "arch"
+	case off == 8:
+		return "instruction_pointer.lo"
+	case off == 12:
+		return "instruction_pointer.hi"
+	case off >= offArgs && off < dataLen:
+		i := (off - offArgs) / 8
+		half := ".lo"
+		if (off-offArgs)%8 != 0 {
+			half = ".hi"
+		}
+		return "args[" + strconv.Itoa(int(i)) + "]" + half
+	}
+	return ""
+}
+
+func archName(k uint32) string {
+	switch k {
+	case bitmap.AUDIT_ARCH_X86_64:
+		return "AUDIT_ARCH_X86_64"
+	case bitmap.AUDIT_ARCH_I386:
+		return "AUDIT_ARCH_I386"
+	case bitmap.AUDIT_ARCH_AARCH64:
+		return "AUDIT_ARCH_AARCH64"
+	case bitmap.AUDIT_ARCH_ARM:
+		return "AUDIT_ARCH_ARM"
+	}
+	return ""
+}
+
+// eval runs prog on the seccomp_data fields (arch, nr, args) the way the
+// kernel does, for the instructions Build emits. The loader uses it to
+// decide, before installing, whether its own write(2) would be allowed.
+func eval(prog []bpf.RawInstruction, arch, nr uint32, args [6]uint64) uint32 {
+	var a uint32
+	for pc := 0; pc < len(prog); pc++ {
+		ins := prog[pc]
+		switch ins.Op {
+		case opLdAbsW:
+			switch {
+			case ins.K == offNr:
+				a = nr
+			case ins.K == offArch:
+				a = arch
+			case ins.K >= offArgs && ins.K < dataLen:
+				v := args[(ins.K-offArgs)/8]
+				if (ins.K-offArgs)%8 != 0 {
+					v >>= 32
+				}
+				a = uint32(v)
+			default:
+				a = 0
+			}
+		case opAndK:
+			a &= ins.K
+		case opJa:
+			pc += int(ins.K)
+		case opJeqK, opJgeK, opJgtK, opJsetK:
+			var ok bool
+			switch ins.Op {
+			case opJeqK:
+				ok = a == ins.K
+			case opJgeK:
+				ok = a >= ins.K
+			case opJgtK:
+				ok = a > ins.K
+			case opJsetK:
+				ok = a&ins.K != 0
+			}
+			if ok {
+				pc += int(ins.Jt)
+			} else {
+				pc += int(ins.Jf)
+			}
+		case opRetK:
+			return ins.K
+		default:
+			return SECCOMP_RET_KILL_PROCESS
+		}
+	}
+	return SECCOMP_RET_KILL_PROCESS
+}
