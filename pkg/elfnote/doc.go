@@ -1,0 +1,34 @@
+// Package elfnote reads, writes, updates and removes the sysrestrict note
+// of ELF executables and shared objects.
+//
+// The note (docs/note-format.md, SPEC section 1) is a PT_NOTE program header
+// and, when the file has section headers, a .note.sysrestrict section that
+// cover the same bytes: an NT_SYSRESTRICT_BITMAP note with owner
+// "SysRestrict" holding 512 bits, one per syscall number of the binary's
+// ABI, and an NT_SYSRESTRICT_FLAGS note.
+//
+// # Reading
+//
+// Read and ReadFile parse the ELF header, the program header table, the
+// note segments and the section headers, and nothing else: the loader reads
+// every program it starts. Every offset and size is checked against the
+// file; malformed input gives a *FormatError with the byte offset, a damaged
+// or unknown note ErrBadNote (fail closed), never a panic.
+//
+// # Writing
+//
+// PlanStamp and PlanRemove compute, from the headers alone, a Plan: the
+// bytes to keep, the new size and the patches to write. Plan.Apply applies
+// one to a file's bytes in memory. Stamp and Remove apply one to a file on
+// disk safely: in place only when the change just adds bits to an existing
+// note, otherwise through a new file renamed over the old one, under a lock.
+// docs/stamping.md describes the strategies that find room for a new note
+// and why each leaves the binary running as before.
+//
+// # Determinism
+//
+// The same file and set always give the same bytes; stamping a file with
+// the set it already carries writes nothing. Remove restores the file as it
+// was before stamping whenever the headers show how the note was added
+// (Result.Exact).
+package elfnote

@@ -1,0 +1,63 @@
+package elfnote
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+)
+
+// Sentinel errors. Callers test for them with errors.Is; the errors
+// returned wrap them with the file name and what was found.
+var (
+	// ErrNotELF: the file does not start with an ELF identification this
+	// package understands (magic, class, data encoding, version).
+	ErrNotELF = errors.New("not an ELF file")
+
+	// ErrNoNote: the file carries no sysrestrict note (Remove).
+	ErrNoNote = errors.New("no sysrestrict note")
+
+	// ErrBadNote: the file carries a sysrestrict note that is malformed,
+	// uses a reserved type or flag, appears twice, or no longer agrees with
+	// the headers (a stamp damaged by strip or objcopy). It is
+	// bitmap.ErrBadNote, so either package's name matches.
+	ErrBadNote = bitmap.ErrBadNote
+
+	// ErrUnsupported: a valid ELF file this package does not stamp:
+	// relocatable objects, core files, extended numbering, packed files.
+	ErrUnsupported = errors.New("unsupported ELF file")
+
+	// ErrNoRoom: no strategy of docs/stamping.md found room for the note.
+	ErrNoRoom = errors.New("no room for the note")
+
+	// ErrAppendedData: the file has bytes after the end of its ELF image
+	// (a self-extracting payload, a signature); stamping would lose them.
+	ErrAppendedData = errors.New("data appended after the ELF image")
+)
+
+// A FormatError reports a malformed or inconsistent ELF file, at the byte
+// offset where the problem was found. Err, when set, is the sentinel the
+// error matches (ErrNotELF, ErrBadNote).
+type FormatError struct {
+	Off int64
+	Msg string
+	Err error
+}
+
+func (e *FormatError) Error() string {
+	s := fmt.Sprintf("%s at offset %#x", e.Msg, e.Off)
+	if e.Err != nil {
+		s = e.Err.Error() + ": " + s
+	}
+	return s
+}
+
+func (e *FormatError) Unwrap() error { return e.Err }
+
+func formatErr(off int64, format string, args ...any) error {
+	return &FormatError{Off: off, Msg: fmt.Sprintf(format, args...)}
+}
+
+func badNote(off int64, format string, args ...any) error {
+	return &FormatError{Off: off, Msg: fmt.Sprintf(format, args...), Err: ErrBadNote}
+}

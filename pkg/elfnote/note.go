@@ -1,0 +1,134 @@
+package elfnote
+
+import (
+	"bytes"
+	"encoding/binary"
+
+	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+)
+
+// The note types of SPEC section 1; docs/note-format.md draws the layout.
+const (
+	NT_SYSRESTRICT_BITMAP = 1 // desc: bitmap.Bytes bytes, bit n = byte n/8, mask 1<<(n%8)
+	NT_SYSRESTRICT_FLAGS  = 2 // desc: uint32 in the file's byte order
+)
+
+// Owner is the note owner name, without its terminating NUL.
+const Owner = "SysRestrict"
+
+// Section is the name of the section that covers the note.
+const Section = ".note.sysrestrict"
+
+var ownerName = []byte(Owner + "\x00") // namesz 12: already a multiple of 4
+
+const (
+	nhdrSize     = 12 // Elf32_Nhdr and Elf64_Nhdr alike: namesz, descsz, type
+	bitmapNoteSz = nhdrSize + 12 + bitmap.Bytes
+	flagsNoteSz  = nhdrSize + 12 + 4
+
+	// noteSize is the size of the notes Stamp writes: the bitmap note and,
+	// always, the flags note, so that a later change of DENY_BEYOND can be
+	// written in place.
+	noteSize = bitmapNoteSz + flagsNoteSz
+
+	// maxNoteSeg bounds how much of one PT_NOTE the reader looks at.
+	maxNoteSeg = 1 << 20
+)
+
+// encodeNote returns the note bytes for s in byte order bo.
+func encodeNote(bo binary.ByteOrder, s bitmap.Set) []byte {
+	b := make([]byte, noteSize)
+	bo.PutUint32(b[0:], uint32(len(ownerName)))
+	bo.PutUint32(b[4:], bitmap.Bytes)
+	bo.PutUint32(b[8:], NT_SYSRESTRICT_BITMAP)
+	copy(b[12:], ownerName)
+	bm := s.Bitmap()
+	copy(b[24:], bm[:])
+	f := b[bitmapNoteSz:]
+	bo.PutUint32(f[0:], uint32(len(ownerName)))
+	bo.PutUint32(f[4:], 4)
+	bo.PutUint32(f[8:], NT_SYSRESTRICT_FLAGS)
+	copy(f[12:], ownerName)
+	bo.PutUint32(f[24:], s.Flags())
+	return b
+}
+
+// noteScan is what scanNotes found in one note segment.
+type noteScan struct {
+	ours      int   // notes with owner SysRestrict
+	others    int   // notes with any other owner
+	bitmapOff int64 // file offset of the bitmap descriptor, or 0
+	flagsOff  int64 // file offset of the flags descriptor, or 0
+	bitmap    []byte
+	flags     uint32
+}
+
+// scanNotes walks the notes of a PT_NOTE segment seg that starts at file
+// offset base, per the gABI's "Note Section": each entry is namesz, descsz,
+// type, then the name and the descriptor, each padded to align (4, or 8 for
+// segments aligned to 8, as GNU property notes are).
+func scanNotes(seg []byte, base int64, align uint64, bo binary.ByteOrder) (noteScan, error) {
+	var ns noteScan
+	if align != 8 {
+		align = 4
+	}
+	for p := uint64(0); p < uint64(len(seg)); {
+		off := base + int64(p)
+		if uint64(len(seg))-p < nhdrSize {
+			return ns, formatErr(off, "truncated note header")
+		}
+		namesz := uint64(bo.Uint32(seg[p:]))
+		descsz := uint64(bo.Uint32(seg[p+4:]))
+		typ := bo.Uint32(seg[p+8:])
+		if namesz > uint64(len(seg)) || descsz > uint64(len(seg)) {
+			return ns, formatErr(off, "note (namesz %d, descsz %d) overruns its segment", namesz, descsz)
+		}
+		// Offsets are relative to the segment, whose start is aligned.
+		nameOff := p + nhdrSize
+		descOff := alignUp(nameOff+namesz, align)
+		end := alignUp(descOff+descsz, align)
+		if end > uint64(len(seg)) {
+			// Tolerate a missing pad after the last descriptor.
+			if descOff+descsz != uint64(len(seg)) {
+				return ns, formatErr(off, "note (namesz %d, descsz %d) overruns its segment", namesz, descsz)
+			}
+			end = uint64(len(seg))
+		}
+		name := seg[nameOff : nameOff+namesz]
+		p = end
+		if !bytes.HasPrefix(name, []byte(Owner)) {
+			ns.others++
+			continue
+		}
+		if !bytes.Equal(name, ownerName) {
+			return ns, badNote(off, "note owner %q is not %q with namesz 12", name, Owner)
+		}
+		ns.ours++
+		desc := seg[descOff : descOff+descsz]
+		dOff := base + int64(descOff)
+		switch typ {
+		case NT_SYSRESTRICT_BITMAP:
+			if ns.bitmapOff != 0 {
+				return ns, badNote(off, "two NT_SYSRESTRICT_BITMAP notes")
+			}
+			if descsz != bitmap.Bytes {
+				return ns, badNote(off, "NT_SYSRESTRICT_BITMAP has %d bytes, want %d", descsz, bitmap.Bytes)
+			}
+			ns.bitmapOff, ns.bitmap = dOff, desc
+		case NT_SYSRESTRICT_FLAGS:
+			if ns.flagsOff != 0 {
+				return ns, badNote(off, "two NT_SYSRESTRICT_FLAGS notes")
+			}
+			if descsz != 4 {
+				return ns, badNote(off, "NT_SYSRESTRICT_FLAGS has %d bytes, want 4", descsz)
+			}
+			ns.flagsOff, ns.flags = dOff, bo.Uint32(desc)
+			if unknown := ns.flags &^ bitmap.KnownFlags; unknown != 0 {
+				return ns, badNote(dOff, "unknown flag bits %#x (this sysrestrict knows %#x); a newer sysrestrict stamped this file", unknown, bitmap.KnownFlags)
+			}
+		default:
+			return ns, badNote(off, "reserved note type %d with owner %s; a newer sysrestrict stamped this file", typ, Owner)
+		}
+	}
+	return ns, nil
+}

@@ -1,0 +1,567 @@
+package elfnote
+
+import (
+	"bytes"
+	"debug/elf"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+)
+
+// Strategy is how a plan makes room for the note; docs/stamping.md says
+// why each is safe.
+type Strategy int
+
+const (
+	StrategyNone      Strategy = iota // nothing to change
+	StrategyRewrite                   // 1: rewrite the existing note's descriptors
+	StrategyReuse                     // 2: a PT_NULL entry or free bytes after the table
+	StrategyMoveTable                 // 3: table and note moved into a PT_LOAD's last page
+	StrategyAppend                    // 4: table and note in a new PT_LOAD at the end
+	StrategyRemove                    // removal of the note
+)
+
+var strategyNames = [...]string{"none", "rewrite", "reuse", "move-table", "append-load", "remove"}
+
+func (s Strategy) String() string {
+	if s >= 0 && int(s) < len(strategyNames) {
+		return strategyNames[s]
+	}
+	return fmt.Sprintf("Strategy(%d)", int(s))
+}
+
+// A Patch is bytes to write at a file offset.
+type Patch struct {
+	Off  int64
+	Data []byte
+}
+
+// A Plan is a change to a file: keep its first Cut bytes, extend it with
+// zeros to Size, then write Patches in order. Plans are computed from the
+// headers alone (PlanStamp, PlanRemove) and applied to a copy of the file
+// (Apply, or the safe writers of Stamp and Remove).
+type Plan struct {
+	Strategy Strategy
+	Cut      int64
+	Size     int64
+	Patches  []Patch
+
+	// Before and After are the note's sets before and after the change.
+	Before, After bitmap.Set
+
+	// AddsOnly: the plan only sets bits in the existing note's descriptors,
+	// so a torn write leaves a note at least as strict as before.
+	AddsOnly bool
+
+	// Exact (removal): the plan restores the file as it was before it was
+	// stamped, byte for byte.
+	Exact bool
+
+	orig int64 // size of the file planned for
+}
+
+// Changed reports whether applying the plan changes anything.
+func (p *Plan) Changed() bool {
+	return p.Cut != p.orig || p.Size != p.orig || len(p.Patches) > 0
+}
+
+// Apply applies the plan to the bytes of the file it was computed for and
+// returns the result. It may reuse b's storage.
+func (p *Plan) Apply(b []byte) []byte {
+	b = b[:p.Cut]
+	if int64(len(b)) < p.Size {
+		b = append(b, make([]byte, p.Size-int64(len(b)))...)
+	}
+	for _, pt := range p.Patches {
+		copy(b[pt.Off:], pt.Data)
+	}
+	return b
+}
+
+func (p *Plan) patch(off uint64, data []byte) {
+	p.Patches = append(p.Patches, Patch{Off: int64(off), Data: data})
+}
+
+// PlanStamp computes the plan that gives the file read through r a note
+// holding exactly set (taken as a set of the file's ABI).
+func PlanStamp(r io.ReaderAt, set bitmap.Set) (*Plan, error) {
+	im, err := parse(r)
+	if err != nil {
+		return nil, err
+	}
+	return im.planStamp(set)
+}
+
+// PlanRemove computes the plan that removes the note from the file read
+// through r. It fails with ErrNoNote if there is none.
+func PlanRemove(r io.ReaderAt) (*Plan, error) {
+	im, err := parse(r)
+	if err != nil {
+		return nil, err
+	}
+	return im.planRemove()
+}
+
+// checkStampable refuses what the writer does not handle.
+func (im *image) checkStampable() error {
+	switch im.typ {
+	case elf.ET_EXEC, elf.ET_DYN:
+	default:
+		return fmt.Errorf("%w: %v (only executables and shared objects are stamped)", ErrUnsupported, im.typ)
+	}
+	if im.extended {
+		return fmt.Errorf("%w: extended section numbering", ErrUnsupported)
+	}
+	if len(im.progs) == 0 {
+		return fmt.Errorf("%w: no program headers", ErrUnsupported)
+	}
+	if i := bytes.Index(im.head, []byte("UPX!")); i >= 0 {
+		return fmt.Errorf("%w: packed with UPX (its stub would not keep the note); unpack it with upx -d, stamp it, and do not repack it", ErrUnsupported)
+	}
+	if end := im.imageEnd(); end < uint64(im.size) {
+		return fmt.Errorf("%w: %d bytes after the end of the ELF image at offset %#x (a self-extracting payload or signature would be lost)", ErrAppendedData, uint64(im.size)-end, end)
+	}
+	if im.size > 1<<32 && im.class == elf.ELFCLASS32 {
+		return formatErr(0, "ELF32 file larger than 4 GiB")
+	}
+	return nil
+}
+
+// imageEnd returns the end of the last byte the headers account for.
+func (im *image) imageEnd() uint64 {
+	end := uint64(im.ehsize)
+	end = max(end, im.phoff+uint64(len(im.progs)*im.phentsize))
+	if len(im.sects) > 0 {
+		end = max(end, im.shoff+uint64(len(im.sects)*im.shentsize))
+	}
+	for _, p := range im.progs {
+		end = max(end, p.Off+p.Filesz)
+	}
+	for i := range im.sects {
+		end = max(end, im.sects[i].fileEnd())
+	}
+	return end
+}
+
+func (im *image) planStamp(set bitmap.Set) (*Plan, error) {
+	if err := im.checkStampable(); err != nil {
+		return nil, err
+	}
+	f, err := im.file()
+	if err != nil {
+		return nil, err
+	}
+	set = set.WithABI(f.ABI)
+	p := &Plan{Cut: im.size, Size: im.size, orig: im.size, Before: f.Set, After: set}
+	if !f.Stamped {
+		return p, im.planAdd(p, set)
+	}
+	if f.Set.Equal(set) {
+		return p, nil
+	}
+	if im.note.FlagsOff != 0 || set.Flags() == 0 {
+		// Strategy 1: rewrite the descriptors in place.
+		p.Strategy = StrategyRewrite
+		p.AddsOnly = set.Contains(f.Set)
+		bm := set.Bitmap()
+		p.patch(uint64(im.note.BitmapOff), bm[:])
+		if im.note.FlagsOff != 0 {
+			b := make([]byte, 4)
+			im.bo.PutUint32(b, set.Flags())
+			p.patch(uint64(im.note.FlagsOff), b)
+		}
+		return p, nil
+	}
+	// The flags note must be added: remove the note, then stamp the result.
+	rm, err := im.planRemove()
+	if err != nil {
+		return nil, err
+	}
+	im2, err := parse(&overlay{base: im.r, plan: rm})
+	if err != nil {
+		return nil, fmt.Errorf("re-reading the file without its note: %w", err)
+	}
+	add := &Plan{Cut: im2.size, Size: im2.size, orig: im2.size}
+	if err := im2.planAdd(add, set); err != nil {
+		return nil, err
+	}
+	p.Strategy = add.Strategy
+	p.Cut = min(rm.Cut, add.Cut)
+	p.Size = add.Size
+	for _, pt := range rm.Patches {
+		if pt.Off < p.Cut {
+			pt.Data = pt.Data[:min(int64(len(pt.Data)), p.Cut-pt.Off)]
+			p.Patches = append(p.Patches, pt)
+		}
+	}
+	p.Patches = append(p.Patches, add.Patches...)
+	return p, nil
+}
+
+// overlay reads a file as a plan would leave it.
+type overlay struct {
+	base io.ReaderAt
+	plan *Plan
+}
+
+func (o *overlay) Size() int64 { return o.plan.Size }
+
+func (o *overlay) ReadAt(b []byte, off int64) (int, error) {
+	if off < 0 || off >= o.plan.Size {
+		return 0, io.EOF
+	}
+	n := int(min(int64(len(b)), o.plan.Size-off))
+	clear(b[:n])
+	if off < o.plan.Cut {
+		m := int(min(int64(n), o.plan.Cut-off))
+		if k, err := o.base.ReadAt(b[:m], off); k < m {
+			return k, err
+		}
+	}
+	for _, pt := range o.plan.Patches {
+		lo, hi := max(pt.Off, off), min(pt.Off+int64(len(pt.Data)), off+int64(n))
+		if lo < hi {
+			copy(b[lo-off:hi-off], pt.Data[lo-pt.Off:hi-pt.Off])
+		}
+	}
+	if n < len(b) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// sectLayout is where the section header table and the section names go
+// once .note.sysrestrict is added.
+type sectLayout struct {
+	strOff, strSize uint64 // new .shstrtab
+	shoff           uint64 // new section header table
+	end             uint64 // end of both
+	inPlace         bool   // .shstrtab grown in place, table moved just behind it
+	name            uint32 // sh_name of the new section
+}
+
+// planSects decides where the section names and headers go. With the
+// usual layout (.shstrtab, padding, the table, end of file) the name is
+// appended to .shstrtab and the table moved up behind it; otherwise both
+// are copied to the end of the file, and the old ones are left unused.
+func (im *image) planSects() (*sectLayout, error) {
+	if len(im.sects) == 0 || len(im.shstrtab) == 0 {
+		return nil, nil
+	}
+	if len(im.sects) >= int(elf.SHN_LORESERVE)-1 {
+		return nil, fmt.Errorf("%w: too many sections to add one", ErrUnsupported)
+	}
+	st := im.sects[im.shstrndx]
+	add := uint64(len(Section) + 1)
+	word := uint64(im.word)
+	tableEnd := im.shoff + uint64(len(im.sects)*im.shentsize)
+	strEnd := st.Off + st.Size
+	sl := &sectLayout{strSize: st.Size + add, name: uint32(st.Size)}
+	if im.shoff == alignUp(strEnd, word) && tableEnd == uint64(im.size) && !im.used(strEnd, im.shoff, -1, im.shstrndx) {
+		pad := make([]byte, im.shoff-strEnd)
+		if err := im.readAt(pad, strEnd); err != nil {
+			return nil, err
+		}
+		if isZero(pad) {
+			sl.strOff, sl.inPlace = st.Off, true
+		}
+	}
+	if !sl.inPlace {
+		sl.strOff = uint64(im.size)
+	}
+	sl.shoff = alignUp(sl.strOff+sl.strSize, word)
+	sl.end = sl.shoff + uint64((len(im.sects)+1)*im.shentsize)
+	return sl, nil
+}
+
+// emitSects writes the section names and headers with the note's section.
+func (im *image) emitSects(p *Plan, sl *sectLayout, noteOff, noteVaddr uint64) {
+	if sl == nil {
+		return
+	}
+	st := im.sects[im.shstrndx]
+	var strtab []byte
+	if sl.inPlace {
+		strtab = []byte(Section + "\x00")
+	} else {
+		strtab = slices.Concat(im.shstrtab, []byte(Section+"\x00"))
+	}
+	tab := make([]byte, sl.end-(st.Off+st.Size))
+	if !sl.inPlace {
+		tab = make([]byte, sl.end-sl.strOff)
+	}
+	copy(tab, strtab)
+	base := sl.end - uint64(len(tab))
+	sh := tab[sl.shoff-base:]
+	for i, s := range im.sects {
+		if i == im.shstrndx {
+			s.Off, s.Size = sl.strOff, sl.strSize
+		}
+		im.encodeSect(sh[i*im.shentsize:], s)
+	}
+	im.encodeSect(sh[len(im.sects)*im.shentsize:], sect{
+		Name: sl.name, Type: elf.SHT_NOTE, Flags: elf.SHF_ALLOC,
+		Addr: noteVaddr, Off: noteOff, Size: noteSize, Addralign: 4,
+	})
+	p.patch(base, tab)
+	b := make([]byte, im.word)
+	im.putWord(b, sl.shoff)
+	p.patch(uint64(im.offShoff), b)
+	p.patch(uint64(im.offShnum), im.half(uint16(len(im.sects)+1)))
+}
+
+func (im *image) half(v uint16) []byte {
+	b := make([]byte, 2)
+	im.putHalf(b, v)
+	return b
+}
+
+// used reports whether any byte of [off, end) belongs to the ELF header,
+// a header table, a section with file bytes, or a segment other than
+// program header skipProg (the PT_LOAD the range is meant to lie in) and
+// section skipSect.
+func (im *image) used(off, end uint64, skipProg, skipSect int) bool {
+	overlaps := func(o, e uint64) bool { return o < end && off < e }
+	if overlaps(0, uint64(im.ehsize)) || overlaps(im.phoff, im.phoff+uint64(len(im.progs)*im.phentsize)) {
+		return true
+	}
+	if len(im.sects) > 0 && overlaps(im.shoff, im.shoff+uint64(len(im.sects)*im.shentsize)) {
+		return true
+	}
+	for i, pr := range im.progs {
+		if i != skipProg && pr.Filesz > 0 && pr.Type != elf.PT_NULL && overlaps(pr.Off, pr.Off+pr.Filesz) {
+			return true
+		}
+	}
+	for i := range im.sects {
+		s := &im.sects[i]
+		if i != skipSect && s.fileEnd() > s.Off && overlaps(s.Off, s.fileEnd()) {
+			return true
+		}
+	}
+	return false
+}
+
+// free reports whether [off, end) lies in the file, is used by nothing
+// (see used) and holds only zeros.
+func (im *image) free(off, end uint64, skipProg int) (bool, error) {
+	if end > uint64(im.size) || off > end {
+		return false, nil
+	}
+	if im.used(off, end, skipProg, -1) {
+		return false, nil
+	}
+	b := make([]byte, end-off)
+	if err := im.readAt(b, off); err != nil {
+		return false, err
+	}
+	return isZero(b), nil
+}
+
+func isZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// loadOf returns the index of the PT_LOAD that maps file offset off, or -1.
+func (im *image) loadOf(off, size uint64) int {
+	for i, l := range im.progs {
+		if l.Type == elf.PT_LOAD && off >= l.Off && off-l.Off <= l.Filesz && size <= l.Filesz-(off-l.Off) {
+			return i
+		}
+	}
+	return -1
+}
+
+// firstLoad returns the index of the first PT_LOAD.
+func (im *image) firstLoad() int {
+	return slices.IndexFunc(im.progs, func(p prog) bool { return p.Type == elf.PT_LOAD })
+}
+
+// noteProg returns the PT_NOTE program header for a note at off.
+func noteProg(off, vaddr uint64) prog {
+	return prog{Type: elf.PT_NOTE, Flags: elf.PF_R, Off: off, Vaddr: vaddr, Paddr: vaddr, Filesz: noteSize, Memsz: noteSize, Align: 4}
+}
+
+// pageSize returns the alignment of a new PT_LOAD: the largest page size
+// the machine's kernels use (64 KiB on aarch64, ppc64 and loongarch, 4 KiB
+// elsewhere), raised to the largest p_align of the existing PT_LOADs, but
+// not past 64 KiB.
+func (im *image) pageSize() uint64 {
+	ps := uint64(4096)
+	switch im.machine {
+	case elf.EM_AARCH64, elf.EM_PPC64, elf.EM_LOONGARCH:
+		ps = 65536
+	}
+	for _, l := range im.progs {
+		if l.Type == elf.PT_LOAD && l.Align > ps && l.Align&(l.Align-1) == 0 {
+			ps = min(l.Align, 65536)
+		}
+	}
+	return ps
+}
+
+// planAdd plans a note where there is none, trying strategies 2 to 4.
+func (im *image) planAdd(p *Plan, set bitmap.Set) error {
+	first := im.firstLoad()
+	if first < 0 {
+		return fmt.Errorf("%w: no PT_LOAD segment", ErrUnsupported)
+	}
+	if len(im.progs) >= 0xfffe {
+		return fmt.Errorf("%w: too many program headers", ErrNoRoom)
+	}
+	sl, err := im.planSects()
+	if err != nil {
+		return err
+	}
+	note := encodeNote(im.bo, set)
+	ent := uint64(im.phentsize)
+	n := uint64(len(im.progs))
+	tableEnd := im.phoff + n*ent
+	progs := slices.Clone(im.progs)
+	phoff := im.phoff
+
+	// Strategy 2: an unused entry, and the note in free bytes after the table.
+	var noteOff uint64
+	var ok bool
+	if j := slices.IndexFunc(progs, func(p prog) bool { return p.Type == elf.PT_NULL }); j >= 0 {
+		progs = slices.Delete(progs, j, j+1)
+		noteOff = alignUp(tableEnd, 4)
+	} else {
+		noteOff = alignUp(tableEnd+ent, 4)
+	}
+	if l := im.loadOf(im.phoff, noteOff+noteSize-im.phoff); l >= 0 {
+		if ok, err = im.free(tableEnd, noteOff+noteSize, l); err != nil {
+			return err
+		}
+		if ok {
+			p.Strategy = StrategyReuse
+			progs = append(progs, noteProg(noteOff, noteOff-im.progs[l].Off+im.progs[l].Vaddr))
+		}
+	}
+
+	// Strategy 3: move the table and the note to the end of a PT_LOAD.
+	delta := im.progs[first].Vaddr - im.progs[first].Off
+	limit := uint64(im.size)
+	if sl != nil && sl.inPlace {
+		limit = min(limit, im.sects[im.shstrndx].Off+im.sects[im.shstrndx].Size)
+	}
+	for i, l := range im.progs {
+		if ok {
+			break
+		}
+		if l.Type != elf.PT_LOAD || l.Flags&elf.PF_R == 0 || l.Filesz != l.Memsz || l.Filesz == 0 || l.Vaddr-l.Off != delta {
+			continue
+		}
+		end := l.Off + l.Filesz
+		phoff = alignUp(end, uint64(im.word))
+		noteOff = phoff + (n+1)*ent
+		newEnd := noteOff + noteSize
+		if newEnd > alignUp(end, 4096) || newEnd > limit || im.overlapsMemory(l.Vaddr+l.Memsz, l.Vaddr+(newEnd-l.Off), i) {
+			continue
+		}
+		if ok, err = im.free(end, newEnd, i); err != nil {
+			return err
+		}
+		if ok {
+			p.Strategy = StrategyMoveTable
+			progs = slices.Clone(im.progs)
+			progs[i].Filesz, progs[i].Memsz = newEnd-l.Off, newEnd-l.Off
+			progs = append(progs, noteProg(noteOff, noteOff+delta))
+		}
+	}
+
+	// Strategy 4: a new PT_LOAD after everything else.
+	if !ok {
+		ps := im.pageSize()
+		fileEnd := uint64(im.size)
+		if sl != nil {
+			fileEnd = sl.end
+		}
+		memEnd := uint64(0)
+		for _, l := range im.progs {
+			if l.Type == elf.PT_LOAD {
+				memEnd = max(memEnd, l.Vaddr+l.Memsz)
+			}
+		}
+		off := alignUp(fileEnd, ps)
+		if memEnd > delta && off < memEnd-delta {
+			off = alignUp(memEnd-delta, ps)
+		}
+		phoff = off
+		noteOff = off + (n+2)*ent
+		size := noteOff + noteSize - off
+		if im.class == elf.ELFCLASS32 && (noteOff+noteSize > 1<<32 || off+delta+size > 1<<32 || off+delta < off) {
+			return fmt.Errorf("%w: no address space left for a new segment; stamp a binary with less .bss or more slack", ErrNoRoom)
+		}
+		seg := prog{Type: elf.PT_LOAD, Flags: elf.PF_R, Off: off, Vaddr: off + delta, Paddr: off + delta, Filesz: size, Memsz: size, Align: ps}
+		last := 0
+		for i, l := range im.progs {
+			if l.Type == elf.PT_LOAD {
+				last = i
+			}
+		}
+		progs = slices.Clone(im.progs)
+		progs = slices.Insert(progs, last+1, seg)
+		progs = append(progs, noteProg(noteOff, noteOff+delta))
+		p.Strategy = StrategyAppend
+		p.Size = int64(noteOff + noteSize)
+	}
+
+	// The new program header table, with PT_PHDR describing it.
+	tab := make([]byte, uint64(len(progs))*ent)
+	for i, pr := range progs {
+		if pr.Type == elf.PT_PHDR {
+			pr.Off = phoff
+			v := phoff + delta
+			if l := loadOfIn(progs, phoff, uint64(len(tab))); l >= 0 {
+				v = phoff - progs[l].Off + progs[l].Vaddr
+			}
+			pr.Paddr += v - pr.Vaddr
+			pr.Vaddr = v
+			pr.Filesz, pr.Memsz = uint64(len(tab)), uint64(len(tab))
+		}
+		im.encodeProg(tab[uint64(i)*ent:], pr)
+	}
+	p.patch(phoff, tab)
+	p.patch(noteOff, note)
+	if phoff != im.phoff {
+		b := make([]byte, im.word)
+		im.putWord(b, phoff)
+		p.patch(uint64(im.offPhoff), b)
+	}
+	if len(progs) != len(im.progs) {
+		p.patch(uint64(im.offPhnum), im.half(uint16(len(progs))))
+	}
+	if sl != nil {
+		p.Size = max(p.Size, int64(sl.end))
+		im.emitSects(p, sl, noteOff, progs[len(progs)-1].Vaddr)
+	}
+	return nil
+}
+
+func loadOfIn(progs []prog, off, size uint64) int {
+	for i, l := range progs {
+		if l.Type == elf.PT_LOAD && off >= l.Off && off-l.Off <= l.Filesz && size <= l.Filesz-(off-l.Off) {
+			return i
+		}
+	}
+	return -1
+}
+
+// overlapsMemory reports whether [lo, hi) overlaps the memory of a PT_LOAD
+// other than skip.
+func (im *image) overlapsMemory(lo, hi uint64, skip int) bool {
+	for i, l := range im.progs {
+		if i != skip && l.Type == elf.PT_LOAD && lo < l.Vaddr+l.Memsz && l.Vaddr < hi {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,407 @@
+package elfnote
+
+import (
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+
+	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+)
+
+// File is what Read learns from an ELF file: its identity and its
+// sysrestrict note.
+type File struct {
+	Class   elf.Class
+	Data    elf.Data
+	Machine elf.Machine
+	Type    elf.Type
+
+	// ABI gives the note's numbers their meaning; bitmap.Unknown for a
+	// machine outside SPEC's table (stampable by number only).
+	ABI bitmap.ABI
+
+	// Stamped reports that the file carries a valid sysrestrict note.
+	Stamped bool
+
+	// Set is the restriction set of the note, of ABI ABI; empty if
+	// !Stamped.
+	Set bitmap.Set
+
+	// Note says where the note is; zero if !Stamped.
+	Note Location
+
+	// Size is the file size.
+	Size int64
+}
+
+// Location is where a note lies in a file.
+type Location struct {
+	Offset    int64  // file offset of the PT_NOTE's bytes
+	Size      int64  // their size
+	Vaddr     uint64 // the PT_NOTE's p_vaddr
+	Prog      int    // index of the PT_NOTE program header
+	Section   int    // index of the .note.sysrestrict section header; 0 if none
+	BitmapOff int64  // file offset of the 64-byte bitmap descriptor
+	FlagsOff  int64  // file offset of the 4-byte flags descriptor; 0 if absent
+}
+
+// headSize is how much of the file Read fetches in its first read: the ELF
+// header, and nearly always the program headers and the notes with it.
+const headSize = 4096
+
+// image is the parsed headers of a file, shared by the reader and the
+// planner.
+type image struct {
+	codec
+	r       io.ReaderAt
+	size    int64
+	head    []byte
+	typ     elf.Type
+	machine elf.Machine
+	data    elf.Data
+
+	phoff     uint64
+	phnum     int
+	shoff     uint64
+	shnum     int
+	shstrndx  int
+	progs     []prog
+	sects     []sect // nil without section headers
+	shstrtab  []byte // the section name table, if any
+	extended  bool   // extended section numbering (e_shnum == 0 and e_shoff != 0)
+	noteFound bool
+	note      Location
+	scan      noteScan
+}
+
+// readAt reads len(b) bytes at off, from the head buffer when it holds them.
+func (im *image) readAt(b []byte, off uint64) error {
+	if off > uint64(im.size) || uint64(len(b)) > uint64(im.size)-off {
+		return formatErr(int64(min(off, math.MaxInt64)), "%d bytes past the end of the file (size %d)", len(b), im.size)
+	}
+	if end := off + uint64(len(b)); end <= uint64(len(im.head)) {
+		copy(b, im.head[off:end])
+		return nil
+	}
+	n, err := im.r.ReadAt(b, int64(off))
+	if n == len(b) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("reading %d bytes at offset %#x: %w", len(b), off, err)
+}
+
+// sizeOf returns the size of r's data if r can tell it.
+func sizeOf(r io.ReaderAt) (int64, bool) {
+	switch v := r.(type) {
+	case interface{ Size() int64 }:
+		return v.Size(), true
+	case interface{ Stat() (fs.FileInfo, error) }:
+		if fi, err := v.Stat(); err == nil && fi.Mode().IsRegular() {
+			return fi.Size(), true
+		}
+	}
+	return 0, false
+}
+
+// Read parses the ELF header, the program headers, the note segments and
+// the section headers of r, and the sysrestrict note if there is one. r is
+// treated as hostile: every offset and size is checked against the file.
+// If r has neither a Size nor a Stat method, its size is taken to be what
+// ReadAt can read.
+func Read(r io.ReaderAt) (*File, error) {
+	im, err := parse(r)
+	if err != nil {
+		return nil, err
+	}
+	return im.file()
+}
+
+// ReadFile opens the named file and reads it with Read.
+func ReadFile(name string) (*File, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", name)
+	}
+	ef, err := Read(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return ef, nil
+}
+
+func (im *image) file() (*File, error) {
+	f := &File{
+		Class:   im.class,
+		Data:    im.data,
+		Machine: im.machine,
+		Type:    im.typ,
+		ABI:     bitmap.ABIFromELF(im.machine, im.class),
+		Size:    im.size,
+	}
+	f.Set = bitmap.NewSet(f.ABI)
+	if !im.noteFound {
+		return f, nil
+	}
+	s, err := bitmap.FromNote(f.ABI, im.scan.bitmap, im.scan.flags)
+	if err != nil {
+		return nil, &FormatError{Off: im.note.BitmapOff, Msg: err.Error(), Err: ErrBadNote}
+	}
+	f.Stamped, f.Set, f.Note = true, s, im.note
+	return f, nil
+}
+
+// parse reads and checks the headers and finds the note.
+func parse(r io.ReaderAt) (*image, error) {
+	im := &image{r: r}
+	var known bool
+	im.size, known = sizeOf(r)
+	head := make([]byte, headSize)
+	n, err := r.ReadAt(head, 0)
+	if n < len(head) && err != nil && err != io.EOF {
+		return nil, fmt.Errorf("reading ELF header: %w", err)
+	}
+	im.head = head[:n]
+	switch {
+	case !known && n < headSize:
+		im.size = int64(n) // ReadAt hit the end
+	case !known:
+		im.size = math.MaxInt64 // ReadAt errors bound what follows
+	case im.size < int64(n):
+		im.head = head[:im.size]
+	}
+	if err := im.parseHeader(); err != nil {
+		return nil, err
+	}
+	if err := im.parseProgs(); err != nil {
+		return nil, err
+	}
+	if err := im.parseSects(); err != nil {
+		return nil, err
+	}
+	if err := im.findNote(); err != nil {
+		return nil, err
+	}
+	return im, nil
+}
+
+func (im *image) parseHeader() error {
+	h := im.head
+	if len(h) < 4 || !bytes.Equal(h[:4], []byte(elf.ELFMAG)) {
+		return &FormatError{Off: 0, Msg: "bad magic number", Err: ErrNotELF}
+	}
+	if len(h) < elf.EI_NIDENT {
+		return &FormatError{Off: int64(len(h)), Msg: "truncated ELF identification", Err: ErrNotELF}
+	}
+	im.class = elf.Class(h[elf.EI_CLASS])
+	switch im.class {
+	case elf.ELFCLASS32:
+		im.layout = layout32
+	case elf.ELFCLASS64:
+		im.layout = layout64
+	default:
+		return &FormatError{Off: elf.EI_CLASS, Msg: fmt.Sprintf("unknown ELF class %d", h[elf.EI_CLASS]), Err: ErrNotELF}
+	}
+	im.data = elf.Data(h[elf.EI_DATA])
+	switch im.data {
+	case elf.ELFDATA2LSB:
+		im.bo = binary.LittleEndian
+	case elf.ELFDATA2MSB:
+		im.bo = binary.BigEndian
+	default:
+		return &FormatError{Off: elf.EI_DATA, Msg: fmt.Sprintf("unknown ELF data encoding %d", h[elf.EI_DATA]), Err: ErrNotELF}
+	}
+	if v := elf.Version(h[elf.EI_VERSION]); v != elf.EV_CURRENT {
+		return &FormatError{Off: elf.EI_VERSION, Msg: fmt.Sprintf("unknown ELF version %d", v), Err: ErrNotELF}
+	}
+	if len(h) < im.ehsize {
+		return &FormatError{Off: int64(len(h)), Msg: "truncated ELF header", Err: ErrNotELF}
+	}
+	bo := im.bo
+	im.typ = elf.Type(bo.Uint16(h[16:]))
+	im.machine = elf.Machine(bo.Uint16(h[18:]))
+	var phentsize, shentsize int
+	if im.class == elf.ELFCLASS64 {
+		im.phoff, im.shoff = bo.Uint64(h[32:]), bo.Uint64(h[40:])
+		phentsize, im.phnum = int(bo.Uint16(h[54:])), int(bo.Uint16(h[56:]))
+		shentsize, im.shnum, im.shstrndx = int(bo.Uint16(h[58:])), int(bo.Uint16(h[60:])), int(bo.Uint16(h[62:]))
+	} else {
+		im.phoff, im.shoff = uint64(bo.Uint32(h[28:])), uint64(bo.Uint32(h[32:]))
+		phentsize, im.phnum = int(bo.Uint16(h[42:])), int(bo.Uint16(h[44:]))
+		shentsize, im.shnum, im.shstrndx = int(bo.Uint16(h[46:])), int(bo.Uint16(h[48:])), int(bo.Uint16(h[50:]))
+	}
+	if im.phnum == 0xffff { // PN_XNUM: the count is in section 0's sh_info
+		return fmt.Errorf("%w: extended program header numbering (PN_XNUM)", ErrUnsupported)
+	}
+	if im.phnum > 0 && phentsize != im.phentsize {
+		return formatErr(int64(im.offPhnum-2), "e_phentsize is %d, want %d", phentsize, im.phentsize)
+	}
+	if im.shoff != 0 && shentsize != im.shentsize && (im.shnum > 0 || shentsize != 0) {
+		return formatErr(int64(im.offShnum-2), "e_shentsize is %d, want %d", shentsize, im.shentsize)
+	}
+	return nil
+}
+
+func (im *image) parseProgs() error {
+	if im.phnum == 0 {
+		return nil
+	}
+	n := uint64(im.phnum) * uint64(im.phentsize)
+	if im.phoff == 0 || im.phoff > uint64(im.size) || n > uint64(im.size)-im.phoff {
+		return formatErr(int64(im.offPhoff), "program header table (offset %#x, %d entries) lies outside the file", im.phoff, im.phnum)
+	}
+	b := make([]byte, n)
+	if err := im.readAt(b, im.phoff); err != nil {
+		return fmt.Errorf("reading program headers: %w", err)
+	}
+	im.progs = make([]prog, im.phnum)
+	for i := range im.progs {
+		im.progs[i] = im.decodeProg(b[i*im.phentsize:])
+	}
+	return nil
+}
+
+func (im *image) parseSects() error {
+	if im.shoff == 0 {
+		return nil
+	}
+	count := uint64(im.shnum)
+	if count == 0 {
+		// Extended numbering: the count is section 0's sh_size.
+		im.extended = true
+		b := make([]byte, im.shentsize)
+		if err := im.readAt(b, im.shoff); err != nil {
+			return fmt.Errorf("reading section header 0: %w", err)
+		}
+		s0 := im.decodeSect(b)
+		count = s0.Size
+		if im.shstrndx == int(elf.SHN_XINDEX) {
+			im.shstrndx = int(s0.Link)
+		}
+	}
+	if im.shoff > uint64(im.size) || count > (uint64(im.size)-im.shoff)/uint64(im.shentsize) {
+		return formatErr(int64(im.offShoff), "section header table (offset %#x, %d entries) lies outside the file", im.shoff, count)
+	}
+	b := make([]byte, count*uint64(im.shentsize))
+	if err := im.readAt(b, im.shoff); err != nil {
+		return fmt.Errorf("reading section headers: %w", err)
+	}
+	im.sects = make([]sect, count)
+	for i := range im.sects {
+		im.sects[i] = im.decodeSect(b[i*im.shentsize:])
+	}
+	if im.shstrndx == 0 || im.shstrndx >= len(im.sects) {
+		return nil // no names: no .note.sysrestrict to find
+	}
+	st := &im.sects[im.shstrndx]
+	if st.Type != elf.SHT_STRTAB || st.Off > uint64(im.size) || st.Size > uint64(im.size)-st.Off {
+		return formatErr(int64(im.shoff)+int64(im.shstrndx*im.shentsize), "section name table (offset %#x, size %d) is not a string table inside the file", st.Off, st.Size)
+	}
+	im.shstrtab = make([]byte, st.Size)
+	if err := im.readAt(im.shstrtab, st.Off); err != nil {
+		return fmt.Errorf("reading section names: %w", err)
+	}
+	return nil
+}
+
+// sectName returns the name of section i.
+func (im *image) sectName(i int) string {
+	n := uint64(im.sects[i].Name)
+	if n >= uint64(len(im.shstrtab)) {
+		return ""
+	}
+	s := im.shstrtab[n:]
+	if j := bytes.IndexByte(s, 0); j >= 0 {
+		s = s[:j]
+	}
+	return string(s)
+}
+
+// findNote looks for the sysrestrict note in the PT_NOTE segments and the
+// section table and checks that both agree with each other and with memory.
+func (im *image) findNote() error {
+	for i, p := range im.progs {
+		if p.Type != elf.PT_NOTE || p.Filesz == 0 {
+			continue
+		}
+		if p.Off > uint64(im.size) || p.Filesz > uint64(im.size)-p.Off {
+			return formatErr(int64(im.phoff)+int64(i*im.phentsize), "note segment (offset %#x, size %d) lies outside the file", p.Off, p.Filesz)
+		}
+		if p.Filesz > maxNoteSeg {
+			return formatErr(int64(im.phoff)+int64(i*im.phentsize), "note segment of %d bytes is too large to check", p.Filesz)
+		}
+		seg := make([]byte, p.Filesz)
+		if err := im.readAt(seg, p.Off); err != nil {
+			return fmt.Errorf("reading note segment: %w", err)
+		}
+		ns, err := scanNotes(seg, int64(p.Off), p.Align, im.bo)
+		if err != nil {
+			return err
+		}
+		if ns.ours == 0 {
+			continue
+		}
+		if im.noteFound {
+			return badNote(int64(p.Off), "two sysrestrict note segments (program headers %d and %d)", im.note.Prog, i)
+		}
+		if ns.others > 0 {
+			return badNote(int64(p.Off), "the sysrestrict note segment also holds other notes")
+		}
+		if ns.bitmapOff == 0 {
+			return badNote(int64(p.Off), "sysrestrict note segment has no NT_SYSRESTRICT_BITMAP note")
+		}
+		im.noteFound, im.scan = true, ns
+		im.note = Location{Offset: int64(p.Off), Size: int64(p.Filesz), Vaddr: p.Vaddr, Prog: i, BitmapOff: ns.bitmapOff, FlagsOff: ns.flagsOff}
+	}
+	for i := range im.sects {
+		if im.sectName(i) != Section {
+			continue
+		}
+		s := im.sects[i]
+		off := int64(im.shoff) + int64(i*im.shentsize)
+		if !im.noteFound {
+			return badNote(off, "section %s has no PT_NOTE program header covering it (the file was changed after stamping, e.g. by strip or objcopy); re-stamp it", Section)
+		}
+		if im.note.Section != 0 {
+			return badNote(off, "two %s sections", Section)
+		}
+		if s.Type != elf.SHT_NOTE || s.Off != uint64(im.note.Offset) || s.Size != uint64(im.note.Size) || s.Flags&elf.SHF_ALLOC == 0 || s.Addr != im.note.Vaddr {
+			return badNote(off, "section %s (offset %#x, size %d, address %#x) and its PT_NOTE (offset %#x, size %d, address %#x) disagree (the file was changed after stamping); re-stamp it",
+				Section, s.Off, s.Size, s.Addr, im.note.Offset, im.note.Size, im.note.Vaddr)
+		}
+		im.note.Section = i
+	}
+	if im.noteFound && !im.mapsFile(im.note.Vaddr, uint64(im.note.Offset), uint64(im.note.Size)) {
+		return badNote(int64(im.phoff)+int64(im.note.Prog*im.phentsize), "the sysrestrict PT_NOTE's address %#x does not map its own bytes (the file was changed after stamping); re-stamp it", im.note.Vaddr)
+	}
+	return nil
+}
+
+// mapsFile reports whether a PT_LOAD maps the file bytes [off, off+size) at
+// vaddr.
+func (im *image) mapsFile(vaddr, off, size uint64) bool {
+	for _, l := range im.progs {
+		if l.Type != elf.PT_LOAD || off < l.Off || off-l.Off > l.Filesz || size > l.Filesz-(off-l.Off) {
+			continue
+		}
+		if l.Vaddr+(off-l.Off) == vaddr {
+			return true
+		}
+	}
+	return false
+}

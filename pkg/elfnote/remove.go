@@ -1,0 +1,195 @@
+package elfnote
+
+import (
+	"debug/elf"
+	"slices"
+
+	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+)
+
+// planRemove plans the removal of the note. When the headers show how the
+// note was added (the old program header table still in place behind a
+// moved one, the usual .shstrtab layout), the plan restores the file as it
+// was, byte for byte, and says so in Exact.
+func (im *image) planRemove() (*Plan, error) {
+	if err := im.checkStampable(); err != nil {
+		return nil, err
+	}
+	f, err := im.file()
+	if err != nil {
+		return nil, err
+	}
+	if !f.Stamped {
+		return nil, ErrNoNote
+	}
+	p := &Plan{Strategy: StrategyRemove, Cut: im.size, Size: im.size, orig: im.size, Before: f.Set, After: bitmap.NewSet(f.ABI)}
+	progsExact := im.removeProgs(p)
+	sectsExact := im.removeSect(p)
+	p.Exact = progsExact && sectsExact
+	if p.Cut < im.size {
+		// Drop the padding before a removed appended segment too: the
+		// stamper refused files with bytes past their image.
+		im2, err := parse(&overlay{base: im.r, plan: p})
+		if err != nil {
+			return nil, err
+		}
+		p.Cut = min(p.Cut, int64(im2.imageEnd()))
+		p.Size = p.Cut
+	}
+	return p, nil
+}
+
+// removeProgs removes the PT_NOTE, restoring the original program header
+// table if it is still where the linker put it.
+func (im *image) removeProgs(p *Plan) bool {
+	k := im.note.Prog
+	ent := uint64(im.phentsize)
+	noteEnd := uint64(im.note.Offset + im.note.Size)
+	if im.phoff != uint64(im.ehsize) {
+		if im.restoreProgs(p, k, noteEnd) {
+			return true
+		}
+	}
+	progs := slices.Delete(slices.Clone(im.progs), k, k+1)
+	tab := make([]byte, uint64(len(im.progs))*ent)
+	for i, pr := range progs {
+		if pr.Type == elf.PT_PHDR {
+			pr.Filesz, pr.Memsz = uint64(len(progs))*ent, uint64(len(progs))*ent
+		}
+		im.encodeProg(tab[uint64(i)*ent:], pr)
+	}
+	p.patch(im.phoff, tab)
+	p.patch(uint64(im.offPhnum), im.half(uint16(len(progs))))
+	if !im.coveredElsewhere(uint64(im.note.Offset), noteEnd, k) {
+		p.patch(uint64(im.note.Offset), make([]byte, im.note.Size))
+	}
+	// Exact when the note followed the table (strategy 2 with free bytes).
+	return im.phoff+uint64(len(progs))*ent <= uint64(im.note.Offset) &&
+		uint64(im.note.Offset) <= alignUp(im.phoff+uint64(len(im.progs))*ent, 4)
+}
+
+// restoreProgs restores the table left in place by strategies 3 and 4, if
+// it is intact: the same entries but the PT_NOTE, the appended PT_LOAD, and
+// PT_PHDR and the grown PT_LOAD as they were.
+func (im *image) restoreProgs(p *Plan, k int, noteEnd uint64) bool {
+	appended := -1
+	for i, l := range im.progs {
+		if i != k && l.Type == elf.PT_LOAD && l.Off == im.phoff && noteEnd <= l.Off+l.Filesz {
+			appended = i
+		}
+	}
+	expect := slices.Clone(im.progs)
+	expect = slices.Delete(expect, k, k+1)
+	if appended >= 0 {
+		if appended > k {
+			return false
+		}
+		expect = slices.Delete(expect, appended, appended+1)
+	}
+	ent := uint64(im.phentsize)
+	oldN := uint64(len(expect))
+	old := uint64(im.ehsize)
+	if old+oldN*ent > uint64(im.size) {
+		return false
+	}
+	b := make([]byte, oldN*ent)
+	if err := im.readAt(b, old); err != nil {
+		return false
+	}
+	grown, grownEnd := -1, uint64(0)
+	for i, c := range expect {
+		o := im.decodeProg(b[uint64(i)*ent:])
+		switch {
+		case c.Type == elf.PT_PHDR:
+			if o.Type != elf.PT_PHDR || o.Off != old || o.Filesz != oldN*ent || o.Memsz != o.Filesz || o.Flags != c.Flags || o.Align != c.Align {
+				return false
+			}
+		case o == c:
+		case grown < 0 && appended < 0 && c.Type == elf.PT_LOAD && o.Type == c.Type && o.Flags == c.Flags &&
+			o.Off == c.Off && o.Vaddr == c.Vaddr && o.Paddr == c.Paddr && o.Align == c.Align &&
+			o.Filesz < c.Filesz && o.Memsz < c.Memsz && c.Off+c.Filesz == noteEnd:
+			grown, grownEnd = i, o.Off+o.Filesz
+		default:
+			return false
+		}
+	}
+	if appended < 0 && grown < 0 {
+		return false
+	}
+	b = make([]byte, im.word)
+	im.putWord(b, old)
+	p.patch(uint64(im.offPhoff), b)
+	p.patch(uint64(im.offPhnum), im.half(uint16(oldN)))
+	if grown >= 0 {
+		p.patch(grownEnd, make([]byte, noteEnd-grownEnd))
+	} else {
+		p.Cut = int64(im.progs[appended].Off)
+		p.Size = p.Cut
+	}
+	return true
+}
+
+// coveredElsewhere reports whether [off, end) is used by a section other
+// than .note.sysrestrict or a segment other than a PT_LOAD and program
+// header k.
+func (im *image) coveredElsewhere(off, end uint64, k int) bool {
+	for i, pr := range im.progs {
+		if i != k && pr.Type != elf.PT_LOAD && pr.Type != elf.PT_NULL && off < pr.Off+pr.Filesz && pr.Off < end {
+			return true
+		}
+	}
+	for i := range im.sects {
+		s := &im.sects[i]
+		if i != im.note.Section && s.fileEnd() > s.Off && off < s.fileEnd() && s.Off < end {
+			return true
+		}
+	}
+	return false
+}
+
+// removeSect removes the .note.sysrestrict section header; with the usual
+// layout it also takes the name out of .shstrtab and moves the table back.
+func (im *image) removeSect(p *Plan) bool {
+	i := im.note.Section
+	if i == 0 {
+		return true
+	}
+	ent := uint64(im.shentsize)
+	word := uint64(im.word)
+	st := im.sects[im.shstrndx]
+	add := uint64(len(Section) + 1)
+	nameOK := st.Size >= add && uint64(im.sects[i].Name) == st.Size-add
+	last := i == len(im.sects)-1
+	tableEnd := im.shoff + uint64(len(im.sects))*ent
+	sects := slices.Clone(im.sects)
+	if last && nameOK {
+		sects[im.shstrndx].Size -= add
+	}
+	if last && nameOK && im.shoff == alignUp(st.Off+st.Size, word) && tableEnd <= uint64(p.Cut) && !im.used(tableEnd, uint64(p.Cut), -1, -1) {
+		strEnd := st.Off + st.Size - add
+		shoff := alignUp(strEnd, word)
+		buf := make([]byte, shoff-strEnd+uint64(i)*ent)
+		for j, s := range sects[:i] {
+			im.encodeSect(buf[shoff-strEnd+uint64(j)*ent:], s)
+		}
+		p.patch(strEnd, buf)
+		b := make([]byte, im.word)
+		im.putWord(b, shoff)
+		p.patch(uint64(im.offShoff), b)
+		p.patch(uint64(im.offShnum), im.half(uint16(i)))
+		p.Cut = int64(shoff + uint64(i)*ent)
+		p.Size = p.Cut
+		return true
+	}
+	if last {
+		tab := make([]byte, uint64(len(sects))*ent)
+		for j, s := range sects[:i] {
+			im.encodeSect(tab[uint64(j)*ent:], s)
+		}
+		p.patch(im.shoff, tab)
+		p.patch(uint64(im.offShnum), im.half(uint16(i)))
+		return false
+	}
+	p.patch(im.shoff+uint64(i)*ent, make([]byte, ent)) // SHT_NULL keeps the indexes
+	return false
+}

@@ -1,0 +1,319 @@
+//go:build linux
+
+package elfnote
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+)
+
+// Options control Stamp and Remove.
+type Options struct {
+	// Output, if set, names the file to write the result to; the input is
+	// left untouched. "" writes the input file itself.
+	Output string
+
+	// DryRun computes what would change and changes nothing.
+	DryRun bool
+
+	// Replace writes exactly the given set. Without it Stamp writes the
+	// union of the given set and the file's current one, computed under
+	// the file's lock, so a stamp never silently loosens a binary and two
+	// concurrent stampers never lose each other's restrictions.
+	Replace bool
+}
+
+// Result says what Stamp or Remove did, or would do with DryRun.
+type Result struct {
+	Path          string     // the file read: the input with symlinks resolved
+	Output        string     // the file written ("" if nothing was written)
+	Before, After bitmap.Set // the note's sets before and after
+	Changed       bool       // the file's bytes change
+	Strategy      Strategy   // how room was found (StrategyNone if unchanged)
+	InPlace       bool       // written in place (strategy 1, bits only added)
+	Exact         bool       // Remove: the file is restored byte for byte
+	DryRun        bool       // nothing was written
+}
+
+// Stamp gives the named file (a symlink is followed: its target is stamped)
+// a note holding set, or with Options.Replace unset the union of set and
+// the note already there. See docs/stamping.md for how the file is written
+// safely.
+func Stamp(name string, set bitmap.Set, opts Options) (*Result, error) {
+	return modify(name, opts, func(im *image) (*Plan, error) {
+		if !opts.Replace {
+			f, err := im.file()
+			if err != nil {
+				return nil, err
+			}
+			set = set.WithABI(f.ABI).Union(f.Set)
+		}
+		return im.planStamp(set)
+	})
+}
+
+// Remove removes the note from the named file; ErrNoNote if it has none.
+func Remove(name string, opts Options) (*Result, error) {
+	return modify(name, opts, (*image).planRemove)
+}
+
+// hook, when set by tests, runs before each step of a write; an error
+// makes the step fail.
+var hook func(step string) error
+
+func step(name string) error {
+	if hook != nil {
+		return hook(name)
+	}
+	return nil
+}
+
+func modify(name string, opts Options, plan func(*image) (*Plan, error)) (*Result, error) {
+	target, err := filepath.EvalSymlinks(name)
+	if err != nil {
+		return nil, err
+	}
+	for range 100 {
+		res, err := modifyOnce(target, opts, plan)
+		if err != errRetry {
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			return res, nil
+		}
+	}
+	return nil, fmt.Errorf("%s: the file keeps being replaced while being stamped", name)
+}
+
+var errRetry = errors.New("retry")
+
+func modifyOnce(target string, opts Options, plan func(*image) (*Plan, error)) (*Result, error) {
+	f, err := os.Open(target)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%v)", fi.Mode().Type())
+	}
+	how := unix.LOCK_EX
+	if opts.DryRun || opts.Output != "" {
+		how = unix.LOCK_SH
+	}
+	if err := flock(f, how); err != nil {
+		return nil, fmt.Errorf("locking: %w", err)
+	}
+	// Another stamper may have renamed a new file over the path while we
+	// waited for the lock: then stamp that one.
+	if now, err := os.Stat(target); err != nil || !os.SameFile(now, fi) {
+		return nil, errRetry
+	}
+	if err := step("plan"); err != nil {
+		return nil, err
+	}
+	im, err := parse(f)
+	if err != nil {
+		return nil, err
+	}
+	p, err := plan(im)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Path: target, Before: p.Before, After: p.After, Changed: p.Changed(), Strategy: p.Strategy, Exact: p.Exact, DryRun: opts.DryRun}
+	if !res.Changed {
+		res.Strategy = StrategyNone
+	}
+	if opts.DryRun || (!res.Changed && opts.Output == "") {
+		return res, nil
+	}
+	if opts.Output == "" && p.Strategy == StrategyRewrite && p.AddsOnly {
+		res.InPlace, res.Output = true, target
+		return res, writeInPlace(target, fi, p)
+	}
+	dest := target
+	if opts.Output != "" {
+		dest = opts.Output
+	}
+	res.Output = dest
+	return res, replace(f, fi, dest, p)
+}
+
+func flock(f *os.File, how int) error {
+	for {
+		err := unix.Flock(int(f.Fd()), how)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// writeInPlace writes a plan that only sets bits of the note: a torn write
+// leaves a note between the old and the new one, never looser than the old.
+func writeInPlace(target string, fi os.FileInfo, p *Plan) error {
+	w, err := os.OpenFile(target, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	if wfi, err := w.Stat(); err != nil || !os.SameFile(wfi, fi) {
+		return fmt.Errorf("the file was replaced while being stamped")
+	}
+	for _, pt := range p.Patches {
+		if err := step("write"); err != nil {
+			return err
+		}
+		if _, err := w.WriteAt(pt.Data, pt.Off); err != nil {
+			return err
+		}
+	}
+	if err := step("fsync"); err != nil {
+		return err
+	}
+	return w.Sync()
+}
+
+// replace writes the planned result to a new file beside dest, with src's
+// owner, mode and extended attributes, and renames it over dest. On error
+// the new file is removed and dest is untouched.
+func replace(src *os.File, fi os.FileInfo, dest string, p *Plan) (err error) {
+	dir, base := filepath.Split(dest)
+	if dir == "" {
+		dir = "."
+	}
+	if err := step("create"); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".sysrestrict-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := step("copy"); err != nil {
+		return err
+	}
+	// io.CopyN between two *os.File uses copy_file_range(2): the kernel
+	// copies, or shares extents on filesystems that can.
+	if _, err := io.CopyN(tmp, io.NewSectionReader(src, 0, p.Cut), p.Cut); err != nil {
+		return fmt.Errorf("copying: %w", err)
+	}
+	if p.Size != p.Cut {
+		if err := tmp.Truncate(p.Size); err != nil {
+			return err
+		}
+	}
+	for _, pt := range p.Patches {
+		if err := step("patch"); err != nil {
+			return err
+		}
+		if _, err := tmp.WriteAt(pt.Data, pt.Off); err != nil {
+			return err
+		}
+	}
+	if err := step("metadata"); err != nil {
+		return err
+	}
+	if err := copyMetadata(src, tmp, fi); err != nil {
+		return err
+	}
+	if err := step("fsync"); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := step("rename"); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), dest); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil // renamed; the directory fsync is best effort
+	}
+	defer d.Close()
+	d.Sync()
+	return nil
+}
+
+// copyMetadata gives dst src's owner, mode (setuid, setgid and sticky
+// included) and extended attributes. The order matters: chown(2) clears
+// setuid, setgid and security.capability, so the mode and the attributes
+// come after it.
+func copyMetadata(src, dst *os.File, fi os.FileInfo) error {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		if err := dst.Chown(int(st.Uid), int(st.Gid)); err != nil {
+			if dfi, err2 := dst.Stat(); err2 != nil || dfi.Sys().(*syscall.Stat_t).Uid != st.Uid || dfi.Sys().(*syscall.Stat_t).Gid != st.Gid {
+				return fmt.Errorf("keeping the owner: %w", err)
+			}
+		}
+	}
+	if err := dst.Chmod(fi.Mode() & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky)); err != nil {
+		return fmt.Errorf("keeping the mode: %w", err)
+	}
+	return copyXattrs(int(src.Fd()), int(dst.Fd()))
+}
+
+func copyXattrs(src, dst int) error {
+	sz, err := unix.Flistxattr(src, nil)
+	if err == unix.ENOTSUP || sz == 0 {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("listing extended attributes: %w", err)
+	}
+	buf := make([]byte, sz)
+	sz, err = unix.Flistxattr(src, buf)
+	if err != nil {
+		return fmt.Errorf("listing extended attributes: %w", err)
+	}
+	for _, name := range splitNul(buf[:sz]) {
+		n, err := unix.Fgetxattr(src, name, nil)
+		if err != nil {
+			return fmt.Errorf("reading extended attribute %s: %w", name, err)
+		}
+		val := make([]byte, n)
+		if n, err = unix.Fgetxattr(src, name, val); err != nil {
+			return fmt.Errorf("reading extended attribute %s: %w", name, err)
+		}
+		if err := unix.Fsetxattr(dst, name, val[:n], 0); err != nil {
+			return fmt.Errorf("keeping extended attribute %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func splitNul(b []byte) []string {
+	var out []string
+	for len(b) > 0 {
+		i := 0
+		for i < len(b) && b[i] != 0 {
+			i++
+		}
+		if i > 0 {
+			out = append(out, string(b[:i]))
+		}
+		b = b[min(i+1, len(b)):]
+	}
+	return out
+}
