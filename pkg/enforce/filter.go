@@ -60,8 +60,25 @@ func (f *Filter) String() string { return Disassemble(f.prog, f.set.ABI()) }
 // with abi's table.
 func Disassemble(prog []bpf.RawInstruction, abi bitmap.ABI) string {
 	var b strings.Builder
-	lastLoad := uint32(0xffffffff)
+	// What A holds and which ABI names numbers, flowed along the jumps
+	// (all forward) so a block reached by a jump is annotated right.
+	type state struct {
+		load uint32 // offset A was loaded from, or 0xffffffff
+		cur  bitmap.ABI
+	}
+	states := make([]*state, len(prog)+1)
+	states[0] = &state{0xffffffff, abi}
+	flow := func(to int, st state) {
+		if to >= 0 && to < len(states) && states[to] == nil {
+			states[to] = &st
+		}
+	}
 	for pc, ins := range prog {
+		st := state{0xffffffff, abi}
+		if states[pc] != nil {
+			st = *states[pc]
+		}
+		lastLoad, cur := st.load, st.cur
 		var text, comment string
 		hex := func(k uint32) string { return "#0x" + strconv.FormatUint(uint64(k), 16) }
 		line := func(n int) string {
@@ -72,27 +89,42 @@ func Disassemble(prog []bpf.RawInstruction, abi bitmap.ABI) string {
 		case opLdAbsW:
 			text = "ld   [" + strconv.Itoa(int(ins.K)) + "]"
 			comment = fieldName(ins.K)
-			lastLoad = ins.K
+			flow(pc+1, state{ins.K, cur})
 		case opAndK:
 			text = "and  " + hex(ins.K)
+			flow(pc+1, st)
 		case opRetK:
 			text = "ret  " + hex(ins.K)
 			comment = retName(ins.K)
 		case opJa:
 			text = "ja   " + line(pc+1+int(ins.K))
+			flow(pc+1+int(ins.K), st)
 		case opJeqK, opJgeK, opJgtK, opJsetK:
 			name := map[uint16]string{opJeqK: "jeq ", opJgeK: "jge ", opJgtK: "jgt ", opJsetK: "jset"}[ins.Op]
 			text = name + " " + hex(ins.K)
 			text += strings.Repeat(" ", max(1, 16-len(text)))
 			text += line(pc+1+int(ins.Jt)) + " " + line(pc+1+int(ins.Jf))
+			taken := st
 			switch lastLoad {
 			case offArch:
 				comment = archName(ins.K)
+				if ins.Op == opJeqK && comment != "" {
+					taken.cur = abi
+					if ins.K != abi.AuditArch() {
+						taken.cur = abiOfArch(ins.K)
+					}
+				}
 			case offNr:
-				if (ins.Op == opJeqK || ins.Op == opJgeK) && ins.K&^abi.NrBase() < bitmap.Size {
-					comment = abi.Name(int(ins.K &^ abi.NrBase()))
+				k := ins.K
+				if cur == bitmap.X32 {
+					k &^= bitmap.X32SyscallBit
+				}
+				if (ins.Op == opJeqK || ins.Op == opJgeK) && k < bitmap.Size {
+					comment = cur.Name(int(k))
 				}
 			}
+			flow(pc+1+int(ins.Jt), taken)
+			flow(pc+1+int(ins.Jf), st)
 		default:
 			text = "?    op " + hex(uint32(ins.Op))
 		}
@@ -128,6 +160,15 @@ func fieldName(off uint32) string {
 		return "args[" + strconv.Itoa(int(i)) + "]" + half
 	}
 	return ""
+}
+
+func abiOfArch(k uint32) bitmap.ABI {
+	for _, abi := range bitmap.ABIs {
+		if abi.AuditArch() == k {
+			return abi
+		}
+	}
+	return bitmap.Unknown
 }
 
 func archName(k uint32) string {

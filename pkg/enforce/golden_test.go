@@ -1,0 +1,108 @@
+package enforce
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// TestGolden compares the disassembly of a few filters with
+// testdata/NAME.golden; go test -run TestGolden -update rewrites them.
+func TestGolden(t *testing.T) {
+	beyond := func(s bitmap.Set) bitmap.Set { s.SetDenyBeyond(true); return s }
+	const secret = 0x1122334455667788
+	tests := []struct {
+		name string
+		set  bitmap.Set
+		opts Options
+	}{
+		{"x86_64-exec-gate", bitmap.NewSet(bitmap.X86_64, 59, 101, 322), Options{Secret: secret, Fd: 3, GateABI: bitmap.X86_64}},
+		{"x86_64-errno", bitmap.NewSet(bitmap.X86_64, 41, 42, 43, 49, 50), Options{Action: Errno(1)}},
+		{"x86_64-sentinel-trace", bitmap.NewSet(bitmap.X86_64, 101), Options{Action: Trace(1), Sentinel: 0x3ffffffe}},
+		{"x32-exec-gate", bitmap.NewSet(bitmap.X32, 59, 101, 322), Options{Secret: secret, Fd: 3, GateABI: bitmap.X86_64}},
+		{"i386-exec-gate", bitmap.NewSet(bitmap.I386, 11, 26, 358), Options{Secret: secret, Fd: 3, GateABI: bitmap.X86_64}},
+		{"aarch64-beyond", beyond(bitmap.NewSet(bitmap.AARCH64, 117, 221, 281)), Options{}},
+		{"arm-empty", bitmap.NewSet(bitmap.ARM), Options{Action: Log()}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Build(tt.set, tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := "# " + tt.set.ABI().String() + " " + tt.set.String() + " action " + tt.opts.Action.String() + "\n" + f.String()
+			path := filepath.Join("testdata", tt.name+".golden")
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -run TestGolden -update)", err)
+			}
+			if diff := cmp.Diff(string(want), got); diff != "" {
+				t.Errorf("disassembly differs from %s (-want +got):\n%s", path, diff)
+			}
+		})
+	}
+}
+
+// TestBytes checks the sock_filter encoding: 8 little-endian bytes each.
+func TestBytes(t *testing.T) {
+	f, err := Build(bitmap.NewSet(bitmap.X86_64), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := f.Bytes()
+	if len(b) != 8*f.Len() {
+		t.Fatalf("len(Bytes()) = %d, want %d", len(b), 8*f.Len())
+	}
+	// ld [4]: code 0x0020, jt 0, jf 0, k 4.
+	want := []byte{0x20, 0, 0, 0, 4, 0, 0, 0}
+	if diff := cmp.Diff(want, b[:8]); diff != "" {
+		t.Errorf("first record (-want +got):\n%s", diff)
+	}
+}
+
+// TestLongJumps builds the worst case for the 8-bit jump offsets (every
+// other number restricted: 512 runs) and checks it stays within the
+// kernel's limit; TestModel checks its verdicts.
+func TestLongJumps(t *testing.T) {
+	s := bitmap.NewSet(bitmap.X86_64)
+	for nr := 0; nr < bitmap.Size; nr += 2 {
+		s.Add(nr)
+	}
+	f, err := Build(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Len() > MaxInstructions {
+		t.Errorf("Len() = %d, want <= %d", f.Len(), MaxInstructions)
+	}
+	for nr := range uint32(bitmap.Size) {
+		want := uint32(SECCOMP_RET_ALLOW)
+		if nr%2 == 0 {
+			want = SECCOMP_RET_KILL_PROCESS
+		}
+		if got := eval(f.prog, bitmap.AUDIT_ARCH_X86_64, nr, [6]uint64{}); got != want {
+			t.Errorf("alternate set: nr %d = %s, want %s", nr, retName(got), retName(want))
+		}
+	}
+	ja := 0
+	for _, ins := range f.prog {
+		if ins.Op == opJa {
+			ja++
+		}
+	}
+	if ja == 0 {
+		t.Errorf("alternate set of %d instructions needs no ja: the long-jump path is not exercised", f.Len())
+	}
+	t.Logf("alternate set: %d instructions, %d ja", f.Len(), ja)
+}
