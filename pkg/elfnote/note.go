@@ -61,6 +61,8 @@ type noteScan struct {
 	flagsOff  int64 // file offset of the flags descriptor, or 0
 	bitmap    []byte
 	flags     uint32
+	start     int64 // file offset of the first SysRestrict note
+	end       int64 // file offset just past the last one
 }
 
 // scanNotes walks the notes of a PT_NOTE segment seg that starts at file
@@ -103,6 +105,12 @@ func scanNotes(seg []byte, base int64, align uint64, bo binary.ByteOrder) (noteS
 		if !bytes.Equal(name, ownerName) {
 			return ns, badNote(off, "note owner %q is not %q with namesz 12", name, Owner)
 		}
+		if ns.ours == 0 {
+			ns.start = off
+		} else if ns.end != off {
+			return ns, badNote(off, "SysRestrict notes separated by other notes")
+		}
+		ns.end = base + int64(end)
 		ns.ours++
 		desc := seg[descOff : descOff+descsz]
 		dOff := base + int64(descOff)

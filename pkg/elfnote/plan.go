@@ -161,6 +161,9 @@ func (im *image) planStamp(set bitmap.Set) (*Plan, error) {
 	if f.Set.Equal(set) {
 		return p, nil
 	}
+	if im.note.Shared && im.note.FlagsOff == 0 && set.Flags() != 0 {
+		return nil, fmt.Errorf("%w: the note was linked in at build time without an NT_SYSRESTRICT_FLAGS note, which DENY_BEYOND needs; add one to the build", ErrUnsupported)
+	}
 	if im.note.FlagsOff != 0 || set.Flags() == 0 {
 		// Strategy 1: rewrite the descriptors in place.
 		p.Strategy = StrategyRewrite
@@ -369,16 +372,6 @@ func isZero(b []byte) bool {
 	return true
 }
 
-// loadOf returns the index of the PT_LOAD that maps file offset off, or -1.
-func (im *image) loadOf(off, size uint64) int {
-	for i, l := range im.progs {
-		if l.Type == elf.PT_LOAD && off >= l.Off && off-l.Off <= l.Filesz && size <= l.Filesz-(off-l.Off) {
-			return i
-		}
-	}
-	return -1
-}
-
 // firstLoad returns the index of the first PT_LOAD.
 func (im *image) firstLoad() int {
 	return slices.IndexFunc(im.progs, func(p prog) bool { return p.Type == elf.PT_LOAD })
@@ -427,43 +420,70 @@ func (im *image) planAdd(p *Plan, set bitmap.Set) error {
 	progs := slices.Clone(im.progs)
 	phoff := im.phoff
 
-	// Strategy 2: an unused entry, and the note in free bytes after the table.
+	// Strategy 2: an unused PT_NULL entry, or room for one right after the
+	// table; the note right after the table, or (with a PT_NULL) at the
+	// end of a PT_LOAD whose end is 4-aligned, so that Remove can restore
+	// the segment's size.
 	var noteOff uint64
 	var ok bool
-	if j := slices.IndexFunc(progs, func(p prog) bool { return p.Type == elf.PT_NULL }); j >= 0 {
-		progs = slices.Delete(progs, j, j+1)
-		noteOff = alignUp(tableEnd, 4)
-	} else {
-		noteOff = alignUp(tableEnd+ent, 4)
-	}
-	if l := im.loadOf(im.phoff, noteOff+noteSize-im.phoff); l >= 0 {
-		if ok, err = im.free(tableEnd, noteOff+noteSize, l); err != nil {
-			return err
-		}
-		if ok {
-			p.Strategy = StrategyReuse
-			progs = append(progs, noteProg(noteOff, noteOff-im.progs[l].Off+im.progs[l].Vaddr))
-		}
-	}
-
-	// Strategy 3: move the table and the note to the end of a PT_LOAD.
 	delta := im.progs[first].Vaddr - im.progs[first].Off
 	limit := uint64(im.size)
 	if sl != nil && sl.inPlace {
 		limit = min(limit, im.sects[im.shstrndx].Off+im.sects[im.shstrndx].Size)
 	}
+	slot := slices.IndexFunc(progs, func(p prog) bool { return p.Type == elf.PT_NULL })
+	noteOff = alignUp(tableEnd, 4)
+	if slot < 0 {
+		noteOff = alignUp(tableEnd+ent, 4)
+	}
+	if l, grow := im.fitAfterTable(tableEnd, noteOff+noteSize, limit); l >= 0 {
+		if ok, err = im.free(tableEnd, noteOff+noteSize, l); err != nil {
+			return err
+		}
+		if ok && grow {
+			progs[l].Filesz, progs[l].Memsz = noteOff+noteSize-progs[l].Off, noteOff+noteSize-progs[l].Off
+		}
+	}
+	for i, l := range im.progs {
+		if ok || slot < 0 {
+			break
+		}
+		end := l.Off + l.Filesz
+		if end%4 != 0 || !im.growable(i, end+noteSize, limit) {
+			continue
+		}
+		if ok, err = im.free(end, end+noteSize, i); err != nil {
+			return err
+		}
+		if ok {
+			noteOff = end
+			progs[i].Filesz, progs[i].Memsz = l.Filesz+noteSize, l.Memsz+noteSize
+		}
+	}
+	if ok {
+		p.Strategy = StrategyReuse
+		l := loadOfIn(progs, noteOff, noteSize)
+		np := noteProg(noteOff, noteOff-progs[l].Off+progs[l].Vaddr)
+		if slot >= 0 {
+			progs[slot] = np
+		} else {
+			progs = append(progs, np)
+		}
+	}
+
+	// Strategy 3: move the table and the note to the end of a PT_LOAD.
 	for i, l := range im.progs {
 		if ok {
 			break
 		}
-		if l.Type != elf.PT_LOAD || l.Flags&elf.PF_R == 0 || l.Filesz != l.Memsz || l.Filesz == 0 || l.Vaddr-l.Off != delta {
+		if l.Vaddr-l.Off != delta {
 			continue
 		}
 		end := l.Off + l.Filesz
 		phoff = alignUp(end, uint64(im.word))
 		noteOff = phoff + (n+1)*ent
 		newEnd := noteOff + noteSize
-		if newEnd > alignUp(end, 4096) || newEnd > limit || im.overlapsMemory(l.Vaddr+l.Memsz, l.Vaddr+(newEnd-l.Off), i) {
+		if !im.growable(i, newEnd, limit) {
 			continue
 		}
 		if ok, err = im.free(end, newEnd, i); err != nil {
@@ -541,7 +561,7 @@ func (im *image) planAdd(p *Plan, set bitmap.Set) error {
 	}
 	if sl != nil {
 		p.Size = max(p.Size, int64(sl.end))
-		im.emitSects(p, sl, noteOff, progs[len(progs)-1].Vaddr)
+		im.emitSects(p, sl, noteOff, noteVaddr(progs, noteOff))
 	}
 	return nil
 }
@@ -564,4 +584,43 @@ func (im *image) overlapsMemory(lo, hi uint64, skip int) bool {
 		}
 	}
 	return false
+}
+
+// growable reports whether PT_LOAD i may grow to end at file offset end: it
+// is readable, has no .bss, and the new bytes lie in the last page it
+// already maps, before limit, in memory no other PT_LOAD uses.
+func (im *image) growable(i int, end, limit uint64) bool {
+	l := im.progs[i]
+	old := l.Off + l.Filesz
+	return l.Type == elf.PT_LOAD && l.Flags&elf.PF_R != 0 && l.Filesz == l.Memsz && l.Filesz > 0 &&
+		end > old && end <= alignUp(old, 4096) && end <= limit &&
+		!im.overlapsMemory(l.Vaddr+l.Memsz, l.Vaddr+(end-l.Off), i)
+}
+
+// fitAfterTable returns the PT_LOAD that holds the table and would hold the
+// bytes up to end after it: one that reaches past end already, or one that
+// ends with the table and can grow (grow is then true). -1 if none.
+func (im *image) fitAfterTable(tableEnd, end, limit uint64) (int, bool) {
+	for i, l := range im.progs {
+		if l.Type != elf.PT_LOAD || im.phoff < l.Off || tableEnd > l.Off+l.Filesz {
+			continue
+		}
+		if l.Off+l.Filesz > end {
+			return i, false
+		}
+		if l.Off+l.Filesz == tableEnd && im.growable(i, end, limit) {
+			return i, true
+		}
+	}
+	return -1, false
+}
+
+// noteVaddr returns the address of the PT_NOTE at file offset off.
+func noteVaddr(progs []prog, off uint64) uint64 {
+	for _, p := range progs {
+		if p.Type == elf.PT_NOTE && p.Off == off {
+			return p.Vaddr
+		}
+	}
+	return 0
 }

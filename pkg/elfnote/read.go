@@ -41,11 +41,12 @@ type File struct {
 
 // Location is where a note lies in a file.
 type Location struct {
-	Offset    int64  // file offset of the PT_NOTE's bytes
-	Size      int64  // their size
-	Vaddr     uint64 // the PT_NOTE's p_vaddr
+	Offset    int64  // file offset of the SysRestrict notes
+	Size      int64  // their size: the whole PT_NOTE unless Shared
+	Vaddr     uint64 // their address
 	Prog      int    // index of the PT_NOTE program header
 	Section   int    // index of the .note.sysrestrict section header; 0 if none
+	Shared    bool   // the PT_NOTE holds other notes too (a note linked in at build time)
 	BitmapOff int64  // file offset of the 64-byte bitmap descriptor
 	FlagsOff  int64  // file offset of the 4-byte flags descriptor; 0 if absent
 }
@@ -359,14 +360,14 @@ func (im *image) findNote() error {
 		if im.noteFound {
 			return badNote(int64(p.Off), "two sysrestrict note segments (program headers %d and %d)", im.note.Prog, i)
 		}
-		if ns.others > 0 {
-			return badNote(int64(p.Off), "the sysrestrict note segment also holds other notes")
-		}
 		if ns.bitmapOff == 0 {
 			return badNote(int64(p.Off), "sysrestrict note segment has no NT_SYSRESTRICT_BITMAP note")
 		}
 		im.noteFound, im.scan = true, ns
-		im.note = Location{Offset: int64(p.Off), Size: int64(p.Filesz), Vaddr: p.Vaddr, Prog: i, BitmapOff: ns.bitmapOff, FlagsOff: ns.flagsOff}
+		im.note = Location{
+			Offset: ns.start, Size: ns.end - ns.start, Vaddr: p.Vaddr + uint64(ns.start) - p.Off,
+			Prog: i, Shared: ns.others > 0, BitmapOff: ns.bitmapOff, FlagsOff: ns.flagsOff,
+		}
 	}
 	for i := range im.sects {
 		if im.sectName(i) != Section {

@@ -1,7 +1,9 @@
 package elfnote
 
 import (
+	"bytes"
 	"debug/elf"
+	"fmt"
 	"slices"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
@@ -22,6 +24,9 @@ func (im *image) planRemove() (*Plan, error) {
 	if !f.Stamped {
 		return nil, ErrNoNote
 	}
+	if im.note.Shared {
+		return nil, fmt.Errorf("%w: the note was linked in at build time and shares its PT_NOTE with other notes; rebuild without it", ErrUnsupported)
+	}
 	p := &Plan{Strategy: StrategyRemove, Cut: im.size, Size: im.size, orig: im.size, Before: f.Set, After: bitmap.NewSet(f.ABI)}
 	progsExact := im.removeProgs(p)
 	sectsExact := im.removeSect(p)
@@ -39,33 +44,60 @@ func (im *image) planRemove() (*Plan, error) {
 	return p, nil
 }
 
-// removeProgs removes the PT_NOTE, restoring the original program header
-// table if it is still where the linker put it.
+// removeProgs removes the PT_NOTE. A table moved by strategies 3 and 4 is
+// restored from the original, still in place; in a table left in place
+// (strategy 2), a PT_NOTE that is not the last entry took a PT_NULL's place
+// and becomes an all-zero PT_NULL again, the last one is dropped; a
+// PT_LOAD grown to hold the note shrinks back.
 func (im *image) removeProgs(p *Plan) bool {
 	k := im.note.Prog
 	ent := uint64(im.phentsize)
-	noteEnd := uint64(im.note.Offset + im.note.Size)
-	if im.phoff != uint64(im.ehsize) {
-		if im.restoreProgs(p, k, noteEnd) {
-			return true
+	n := uint64(len(im.progs))
+	noteOff, noteEnd := uint64(im.note.Offset), uint64(im.note.Offset+im.note.Size)
+	moved := im.phoff != uint64(im.ehsize)
+	if moved && im.restoreProgs(p, k, noteEnd) {
+		return true
+	}
+	progs := slices.Clone(im.progs)
+	if !moved && k != len(progs)-1 {
+		progs[k] = prog{}
+	} else {
+		progs = slices.Delete(progs, k, k+1)
+	}
+	count := uint64(len(progs))
+	newTableEnd := im.phoff + count*ent
+	afterTable := noteOff == alignUp(im.phoff+n*ent, 4)
+	exact := !moved
+	for i, l := range progs {
+		if l.Type != elf.PT_LOAD || l.Off+l.Filesz != noteEnd || l.Filesz != l.Memsz {
+			continue
+		}
+		switch {
+		case afterTable && !moved && l.Off <= im.phoff:
+			progs[i].Filesz, progs[i].Memsz = newTableEnd-l.Off, newTableEnd-l.Off
+		case !afterTable && !moved && l.Filesz >= uint64(im.note.Size):
+			progs[i].Filesz, progs[i].Memsz = l.Filesz-uint64(im.note.Size), l.Memsz-uint64(im.note.Size)
+		default:
+			exact = false
 		}
 	}
-	progs := slices.Delete(slices.Clone(im.progs), k, k+1)
-	tab := make([]byte, uint64(len(im.progs))*ent)
+	tab := make([]byte, n*ent)
 	for i, pr := range progs {
 		if pr.Type == elf.PT_PHDR {
-			pr.Filesz, pr.Memsz = uint64(len(progs))*ent, uint64(len(progs))*ent
+			pr.Filesz, pr.Memsz = count*ent, count*ent
 		}
 		im.encodeProg(tab[uint64(i)*ent:], pr)
 	}
 	p.patch(im.phoff, tab)
-	p.patch(uint64(im.offPhnum), im.half(uint16(len(progs))))
-	if !im.coveredElsewhere(uint64(im.note.Offset), noteEnd, k) {
-		p.patch(uint64(im.note.Offset), make([]byte, im.note.Size))
+	if count != n {
+		p.patch(uint64(im.offPhnum), im.half(uint16(count)))
 	}
-	// Exact when the note followed the table (strategy 2 with free bytes).
-	return im.phoff+uint64(len(progs))*ent <= uint64(im.note.Offset) &&
-		uint64(im.note.Offset) <= alignUp(im.phoff+uint64(len(im.progs))*ent, 4)
+	if !im.coveredElsewhere(noteOff, noteEnd, k) {
+		p.patch(noteOff, make([]byte, im.note.Size))
+	} else {
+		exact = false
+	}
+	return exact
 }
 
 // restoreProgs restores the table left in place by strategies 3 and 4, if
@@ -165,6 +197,19 @@ func (im *image) removeSect(p *Plan) bool {
 	if last && nameOK {
 		sects[im.shstrndx].Size -= add
 	}
+	if last && nameOK {
+		if old, ok := im.findOldSects(sects[:i], st.Off); ok {
+			// The table and names were copied to the end (at the old end of
+			// the file); the originals are intact.
+			b := make([]byte, im.word)
+			im.putWord(b, old)
+			p.patch(uint64(im.offShoff), b)
+			p.patch(uint64(im.offShnum), im.half(uint16(i)))
+			p.Cut = min(p.Cut, int64(st.Off))
+			p.Size = p.Cut
+			return true
+		}
+	}
 	if last && nameOK && im.shoff == alignUp(st.Off+st.Size, word) && tableEnd <= uint64(p.Cut) && !im.used(tableEnd, uint64(p.Cut), -1, -1) {
 		strEnd := st.Off + st.Size - add
 		shoff := alignUp(strEnd, word)
@@ -192,4 +237,70 @@ func (im *image) removeSect(p *Plan) bool {
 	}
 	p.patch(im.shoff+uint64(i)*ent, make([]byte, ent)) // SHT_NULL keeps the indexes
 	return false
+}
+
+// findOldSects looks before limit for the section header table that
+// matches want (the current headers without .note.sysrestrict, .shstrtab
+// at its old size) and whose .shstrtab holds the current names without
+// ours. It returns the table's offset.
+func (im *image) findOldSects(want []sect, limit uint64) (uint64, bool) {
+	ent := uint64(im.shentsize)
+	j0 := 1
+	if j0 == im.shstrndx {
+		j0++
+	}
+	if j0 >= len(want) || limit > uint64(im.size) {
+		return 0, false
+	}
+	pat := make([]byte, ent)
+	im.encodeSect(pat, want[j0])
+	const chunk = 1 << 20
+	buf := make([]byte, chunk+len(pat))
+	for base := uint64(0); base < limit; base += chunk {
+		n := min(uint64(len(buf)), limit-base)
+		if err := im.readAt(buf[:n], base); err != nil {
+			return 0, false
+		}
+		for b := buf[:n]; ; {
+			k := bytes.Index(b, pat)
+			if k < 0 {
+				break
+			}
+			at := base + uint64(len(buf[:n])-len(b)+k)
+			b = b[k+1:]
+			if at < uint64(j0)*ent {
+				continue
+			}
+			if cand := at - uint64(j0)*ent; im.isOldSects(cand, want, limit) {
+				return cand, true
+			}
+		}
+	}
+	return 0, false
+}
+
+func (im *image) isOldSects(off uint64, want []sect, limit uint64) bool {
+	ent := uint64(im.shentsize)
+	if off+uint64(len(want))*ent > limit {
+		return false
+	}
+	b := make([]byte, uint64(len(want))*ent)
+	if err := im.readAt(b, off); err != nil {
+		return false
+	}
+	var st sect
+	for j, w := range want {
+		got := im.decodeSect(b[uint64(j)*ent:])
+		if j == im.shstrndx {
+			w.Off, st = got.Off, got
+		}
+		if got != w {
+			return false
+		}
+	}
+	if st.Off+st.Size > limit {
+		return false
+	}
+	names := make([]byte, st.Size)
+	return im.readAt(names, st.Off) == nil && bytes.Equal(names, im.shstrtab[:st.Size])
 }
