@@ -1,0 +1,220 @@
+package execcli
+
+import (
+	"errors"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/sysrestrict/sysrestrict/internal/version"
+	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+	"github.com/sysrestrict/sysrestrict/pkg/elfnote"
+	"github.com/sysrestrict/sysrestrict/pkg/enforce"
+)
+
+// Exit statuses of SPEC section 3, before PROGRAM runs.
+const (
+	ExitUsage     = 125 // usage or loader error
+	ExitCannotRun = 126 // PROGRAM found but cannot be run
+	ExitNotFound  = 127 // PROGRAM not found
+)
+
+const tool = "sysrestrict-exec"
+
+// failure is an error that ends the loader with a status.
+type failure struct {
+	status int
+	msg    string
+}
+
+func (f *failure) Error() string { return f.msg }
+
+func fail(status int, parts ...string) error {
+	return &failure{status, strings.Join(parts, "")}
+}
+
+// Kind is what PROGRAM's first bytes say it is.
+type Kind uint8
+
+const (
+	KindELF    Kind = iota // starts with \x7fELF
+	KindScript             // starts with #!
+	KindOther              // anything else: left to the kernel (binfmt_misc)
+)
+
+// Plan is PROGRAM found, opened, checked and its restrictions resolved:
+// what the loader execs, and what the --learn and --explain supervisors
+// start from (supervise.go).
+type Plan struct {
+	Program string   // PROGRAM as given
+	Path    string   // where it was found
+	File    *os.File // PROGRAM, open O_RDONLY|O_CLOEXEC: the file that is run
+	Kind    Kind
+	ELF     *elfnote.File // the ELF header and note; nil unless KindELF
+
+	// Restricted says a filter is to be installed: the file carries a note
+	// or --deny was given. Set is then note ∪ --deny, of the file's ABI.
+	Restricted bool
+	Set        bitmap.Set
+	Action     enforce.Action
+
+	Argv, Env []string
+	Learn     string // --learn FILE
+	Verbose   bool
+	Stderr    io.Writer
+}
+
+// Run is sysrestrict-exec's main: args is os.Args. It returns only when
+// PROGRAM was not executed, with the exit status to leave with.
+func Run(args, env []string, stdout, stderr io.Writer) int {
+	o, err := parse(args[1:])
+	if err != nil {
+		io.WriteString(stderr, tool+": "+err.Error()+"\nRun '"+tool+" --help' for usage.\n")
+		return ExitUsage
+	}
+	switch {
+	case o.help:
+		io.WriteString(stdout, usage)
+		return 0
+	case o.version:
+		io.WriteString(stdout, tool+" "+version.Version+"\n")
+		return 0
+	}
+	p, err := prepare(o, env, stderr)
+	if err == nil {
+		switch {
+		case o.learn != "" || o.explain:
+			return supervise(p, o)
+		case o.dump != "":
+			err = dump(p, o.dump, stdout)
+		default:
+			err = run(p)
+		}
+	}
+	if err == nil {
+		return 0
+	}
+	var fl *failure
+	if errors.As(err, &fl) {
+		io.WriteString(stderr, tool+": "+fl.msg+"\n")
+		return fl.status
+	}
+	io.WriteString(stderr, tool+": "+err.Error()+"\n")
+	return ExitUsage
+}
+
+// prepare resolves, opens and checks PROGRAM and computes what to enforce.
+func prepare(o *options, env []string, stderr io.Writer) (*Plan, error) {
+	pathEnv, pathSet := getenv(env, "PATH")
+	path, err := lookPath(o.program, pathEnv, pathSet)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{
+		Program: o.program,
+		Path:    path,
+		Action:  o.action,
+		Argv:    append([]string{o.program}, o.args...),
+		Env:     env,
+		Learn:   o.learn,
+		Verbose: o.verbose,
+		Stderr:  stderr,
+	}
+	if o.argv0 != nil {
+		p.Argv[0] = *o.argv0
+	}
+	if p.File, p.Kind, err = open(path); err != nil {
+		return nil, err
+	}
+	if o.learn != "" {
+		return p, nil // runs unrestricted: no note needed
+	}
+
+	if p.Kind != KindELF {
+		what := "a script (#!)"
+		if p.Kind == KindOther {
+			what = "not an ELF file"
+		}
+		switch {
+		case o.require:
+			return nil, fail(ExitCannotRun, path, ": ", what, ", so it carries no sysrestrict note, and --require was given;",
+				" run its interpreter through the loader instead (", tool, " --require /bin/sh ", path, ")")
+		case len(o.deny) > 0:
+			return nil, fail(ExitCannotRun, path, ": ", what, ": --deny needs an ELF file, whose header gives the syscall ABI;",
+				" run its interpreter through the loader instead (", tool, " --deny ... /bin/sh ", path, ")")
+		}
+		return p, nil
+	}
+
+	p.ELF, err = elfnote.Read(p.File)
+	if err != nil {
+		return nil, fail(ExitCannotRun, path, ": ", err.Error(), "; nothing was run.",
+			" Check the file with sysrestrict-stamp --show, and rebuild or re-stamp it")
+	}
+	if !p.ELF.Stamped && o.require {
+		return nil, fail(ExitCannotRun, path, ": carries no sysrestrict note and --require was given;",
+			" stamp it first (sysrestrict-stamp --deny LIST ", path, ")")
+	}
+	p.Restricted = p.ELF.Stamped || len(o.deny) > 0
+	if !p.Restricted {
+		return p, nil
+	}
+	abi := p.ELF.ABI
+	if err := enforceable(abi, p); err != nil {
+		return nil, err
+	}
+	p.Set = p.ELF.Set.WithABI(abi)
+	if len(o.deny) > 0 {
+		deny, err := bitmap.Parse(abi, o.deny...)
+		if err != nil {
+			return nil, fail(ExitUsage, "--deny: ", err.Error(), " (", abi.String(), " ABI of ", path, ")")
+		}
+		p.Set = p.Set.Union(deny)
+	}
+	return p, nil
+}
+
+// enforceable fails unless this host's kernel can filter abi's syscalls for
+// the program: its own ABI, or one it runs natively beside it (x32 and
+// i386 on x86_64, arm on aarch64). A foreign binary run by an emulator
+// (qemu-user via binfmt_misc) makes the emulator's syscalls, not its own:
+// its filter would kill the emulator at once.
+func enforceable(abi bitmap.ABI, p *Plan) error {
+	native := enforce.NativeABI()
+	ok := abi == native ||
+		native == bitmap.X86_64 && (abi == bitmap.X32 || abi == bitmap.I386) ||
+		native == bitmap.AARCH64 && abi == bitmap.ARM
+	switch {
+	case abi == bitmap.Unknown:
+		return fail(ExitCannotRun, p.Path, ": machine ", p.ELF.Machine.String(), " (", p.ELF.Class.String(),
+			") is not an ABI sysrestrict knows, so its note cannot be enforced; run it without the loader only if you trust it")
+	case !ok:
+		return fail(ExitCannotRun, p.Path, ": a ", abi.String(), " program; this ", native.String(),
+			" host cannot enforce its note (an emulator would make the syscalls); run it on a ", abi.String(), " host")
+	}
+	return nil
+}
+
+func getenv(env []string, key string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// describe returns the -v line: file, ABI, action, restricted names.
+func describe(p *Plan) string {
+	if !p.Restricted {
+		return tool + ": " + p.Path + ": no sysrestrict note: runs unrestricted"
+	}
+	src := "note"
+	switch {
+	case !p.ELF.Stamped:
+		src = "--deny"
+	case !p.Set.Equal(p.ELF.Set):
+		src = "note + --deny"
+	}
+	return tool + ": " + p.Path + " (" + p.Set.ABI().String() + "): " + p.Action.String() + " on " + p.Set.String() + " (" + src + ")"
+}

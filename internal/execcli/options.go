@@ -1,0 +1,211 @@
+package execcli
+
+import (
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/sysrestrict/sysrestrict/pkg/enforce"
+	"golang.org/x/sys/unix"
+)
+
+// options is the parsed command line.
+type options struct {
+	require bool
+	deny    []string
+	action  enforce.Action
+	dump    string // "" (no dump), "text" or "raw"
+	verbose bool
+	argv0   *string
+	learn   string
+	explain bool
+	help    bool
+	version bool
+
+	program string   // PROGRAM as given
+	args    []string // ARGs
+}
+
+// usageError is a command-line mistake: exit 125 with a hint.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...string) error {
+	s := format
+	for _, a := range args {
+		s = strings.Replace(s, "%s", a, 1)
+	}
+	return &usageError{s}
+}
+
+// parse parses args (without argv[0]). Options come before PROGRAM; "--"
+// ends them; a long option takes its value as --opt=value or --opt value.
+// Everything from PROGRAM on is PROGRAM's.
+//
+// The parser is written by hand to keep the loader's start-up short: a flag
+// library costs more at init than the loader's whole budget (docs/exec.md).
+func parse(args []string) (*options, error) {
+	o := &options{}
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		if arg == "--" {
+			i++
+			if i < len(args) {
+				o.program, o.args = args[i], args[i+1:]
+			}
+			break
+		}
+		if len(arg) < 2 || arg[0] != '-' {
+			o.program, o.args = arg, args[i+1:]
+			break
+		}
+		name, value, hasValue := strings.Cut(arg, "=")
+		// takeValue returns the option's value, from "=value" or the next
+		// argument.
+		takeValue := func() (string, error) {
+			if hasValue {
+				return value, nil
+			}
+			if i+1 >= len(args) {
+				return "", usagef("option %s needs a value", name)
+			}
+			i++
+			return args[i], nil
+		}
+		noValue := func() error {
+			if hasValue {
+				return usagef("option %s takes no value", name)
+			}
+			return nil
+		}
+		var err error
+		switch name {
+		case "--require":
+			err = noValue()
+			o.require = true
+		case "-v", "--verbose":
+			err = noValue()
+			o.verbose = true
+		case "--explain":
+			err = noValue()
+			o.explain = true
+		case "-h", "--help":
+			err = noValue()
+			o.help = true
+		case "--version":
+			err = noValue()
+			o.version = true
+		case "--dump":
+			switch {
+			case !hasValue:
+				o.dump = "text"
+			case value == "raw" || value == "text":
+				o.dump = value
+			default:
+				err = usagef("--dump=%s: want --dump or --dump=raw", value)
+			}
+		case "--deny":
+			var v string
+			if v, err = takeValue(); err == nil {
+				if strings.TrimSpace(v) == "" {
+					err = usagef("--deny needs a LIST (names, numbers, ranges, @groups)")
+				}
+				o.deny = append(o.deny, v)
+			}
+		case "--action":
+			var v string
+			if v, err = takeValue(); err == nil {
+				o.action, err = parseAction(v)
+			}
+		case "--argv0":
+			var v string
+			if v, err = takeValue(); err == nil {
+				o.argv0 = &v
+			}
+		case "--learn":
+			if o.learn, err = takeValue(); err == nil && o.learn == "" {
+				err = usagef("--learn needs a FILE to write the profile to")
+			}
+		default:
+			err = usagef("unknown option %s", name)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if o.help || o.version {
+		return o, nil
+	}
+	if o.program == "" {
+		return nil, usagef("no PROGRAM given")
+	}
+	if o.learn != "" && o.explain {
+		return nil, usagef("--learn and --explain cannot be used together")
+	}
+	if o.learn != "" && (o.dump != "" || len(o.deny) > 0 || o.require) {
+		return nil, usagef("--learn runs PROGRAM unrestricted: it takes no --deny, --require or --dump")
+	}
+	return o, nil
+}
+
+// parseAction parses --action: kill, errno, errno=NAME (EPERM, eperm or a
+// number; default ENOSYS), trap, log.
+func parseAction(s string) (enforce.Action, error) {
+	name, arg, hasArg := strings.Cut(s, "=")
+	switch {
+	case name == "kill" && !hasArg:
+		return enforce.Kill(), nil
+	case name == "trap" && !hasArg:
+		return enforce.Trap(), nil
+	case name == "log" && !hasArg:
+		return enforce.Log(), nil
+	case name == "errno" && !hasArg:
+		return enforce.Errno(int(unix.ENOSYS)), nil
+	case name == "errno":
+		if e, ok := errnoByName(arg); ok {
+			return enforce.Errno(e), nil
+		}
+		return enforce.Action{}, usagef("--action errno=%s: unknown errno (give a name like EPERM or a number 1..4095)", arg)
+	}
+	return enforce.Action{}, usagef("--action %s: want kill, errno[=NAME], trap or log", s)
+}
+
+func errnoByName(s string) (int, bool) {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n, n >= 1 && n <= 4095
+	}
+	up := strings.ToUpper(s)
+	for e := 1; e < 256; e++ {
+		if unix.ErrnoName(syscall.Errno(e)) == up {
+			return e, true
+		}
+	}
+	return 0, false
+}
+
+const usage = `usage: sysrestrict-exec [options] [--] PROGRAM [ARG...]
+
+Run PROGRAM under the seccomp filter its .note.sysrestrict note asks for:
+a restricted syscall kills it (and its threads and children) with SIGSYS.
+
+Options:
+  --require          refuse a PROGRAM that carries no note (exit 126)
+  --deny LIST        restrict these syscalls too, on top of the note
+                     (names, numbers, ranges, @groups; repeatable)
+  --action A         what a restricted syscall gets: kill (default),
+                     errno[=NAME] (default ENOSYS), trap, log (audit only)
+  --argv0 NAME       run PROGRAM with argv[0] = NAME
+  --dump[=raw]       print the filter (disassembly, or raw sock_filter
+                     bytes for seccomp-tools) and exit
+  --learn FILE       run unrestricted; record the syscalls made into FILE
+  --explain          on a restricted syscall, say which one, then kill
+  -v                 say on stderr what is enforced before exec
+  -h, --help         this help
+  --version          print the version
+
+Exit status: PROGRAM's own; 125 usage or loader error; 126 PROGRAM cannot
+be run (not executable, bad note, --require and no note, ABI this host
+cannot enforce); 127 PROGRAM not found. Killed by the filter: SIGSYS (159
+in a shell). See docs/exec.md.
+`

@@ -1,0 +1,110 @@
+package execcli
+
+import (
+	"errors"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// defaultPath is what execvp searches when PATH is unset (glibc's
+// confstr(_CS_PATH)).
+const defaultPath = "/bin:/usr/bin"
+
+// lookPath finds PROGRAM like execvp(3): a name with a slash is taken as
+// is; any other is searched in PATH, an empty entry meaning the current
+// directory. A name found but not executable anywhere is 126; not found,
+// 127.
+func lookPath(program, path string, pathSet bool) (string, error) {
+	if program == "" {
+		return "", fail(ExitNotFound, "'': no such file")
+	}
+	if strings.Contains(program, "/") {
+		if _, err := os.Stat(program); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return "", fail(ExitNotFound, program, ": no such file")
+			}
+			return "", fail(ExitCannotRun, program, ": ", errText(err))
+		}
+		return program, nil
+	}
+	if !pathSet {
+		path = defaultPath
+	}
+	var denied string
+	for _, dir := range strings.Split(path, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		cand := dir + "/" + program
+		fi, err := os.Stat(cand)
+		if err != nil || fi.IsDir() {
+			continue
+		}
+		if unix.Faccessat(unix.AT_FDCWD, cand, unix.X_OK, unix.AT_EACCESS) != nil {
+			if denied == "" {
+				denied = cand
+			}
+			continue
+		}
+		return cand, nil
+	}
+	if denied != "" {
+		return "", fail(ExitCannotRun, denied, ": permission denied (not executable); no executable ", program, " elsewhere in PATH")
+	}
+	return "", fail(ExitNotFound, program, ": command not found in PATH")
+}
+
+// open opens the file that will be run, once, and says what it is. The
+// same descriptor is read for the note and executed (execveat with
+// AT_EMPTY_PATH), so the file cannot be swapped in between.
+func open(path string) (*os.File, Kind, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		switch err {
+		case unix.ENOENT:
+			return nil, 0, fail(ExitNotFound, path, ": no such file")
+		case unix.EACCES:
+			return nil, 0, fail(ExitCannotRun, path, ": cannot be read, so its note cannot be checked (", errText(err), "); make it readable by the user who runs it")
+		}
+		return nil, 0, fail(ExitCannotRun, path, ": ", errText(err))
+	}
+	f := os.NewFile(uintptr(fd), path)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		f.Close()
+		return nil, 0, fail(ExitCannotRun, path, ": ", errText(err))
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		f.Close()
+		return nil, 0, fail(ExitCannotRun, path, ": not a regular file")
+	}
+	if err := unix.Faccessat2(fd, "", unix.X_OK, unix.AT_EMPTY_PATH|unix.AT_EACCESS); err != nil {
+		if err == unix.ENOSYS || err == unix.EINVAL {
+			err = unix.Faccessat(unix.AT_FDCWD, path, unix.X_OK, unix.AT_EACCESS)
+		}
+		if err != nil {
+			f.Close()
+			return nil, 0, fail(ExitCannotRun, path, ": not executable (", errText(err), "); chmod +x it if it should run")
+		}
+	}
+	var head [4]byte
+	n, _ := f.ReadAt(head[:], 0)
+	switch {
+	case n == 4 && string(head[:]) == "\x7fELF":
+		return f, KindELF, nil
+	case n >= 2 && string(head[:2]) == "#!":
+		return f, KindScript, nil
+	}
+	return f, KindOther, nil
+}
+
+// errText is an error's text without Go's "op path:" prefix.
+func errText(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return err.Error()
+}

@@ -1,0 +1,98 @@
+package execcli
+
+import (
+	"encoding/binary"
+	"io"
+	"runtime"
+	"syscall"
+	"unsafe"
+
+	"github.com/sysrestrict/sysrestrict/pkg/enforce"
+	"golang.org/x/sys/unix"
+)
+
+// filter builds the filter of a restricted plan, gated on a fresh secret
+// and the plan's descriptor.
+func filter(p *Plan) (*enforce.Filter, error) {
+	var b [8]byte
+	var secret uint64
+	for secret == 0 {
+		if _, err := unix.Getrandom(b[:], 0); err != nil {
+			return nil, fail(ExitUsage, "getrandom: ", err.Error())
+		}
+		secret = binary.LittleEndian.Uint64(b[:])
+	}
+	f, err := enforce.Build(p.Set, enforce.Options{Action: p.Action, Secret: secret, Fd: int(p.File.Fd())})
+	if err != nil {
+		return nil, fail(ExitCannotRun, p.Path, ": ", err.Error())
+	}
+	return f, nil
+}
+
+// dump prints the filter the loader would install for p.
+func dump(p *Plan, format string, w io.Writer) error {
+	if !p.Restricted {
+		if format == "text" {
+			io.WriteString(w, "# "+p.Path+": no sysrestrict note and no --deny: runs without a filter\n")
+		}
+		return nil
+	}
+	f, err := filter(p)
+	if err != nil {
+		return err
+	}
+	if format == "raw" {
+		_, err = w.Write(f.Bytes())
+		return err
+	}
+	io.WriteString(w, "# "+p.Path+" ("+p.Set.ABI().String()+"): "+p.Action.String()+" on "+p.Set.String()+"\n")
+	_, err = io.WriteString(w, f.String())
+	return err
+}
+
+// run execs the plan: through the filter when it is restricted, directly
+// otherwise. It returns only on failure.
+func run(p *Plan) error {
+	if p.Verbose {
+		io.WriteString(p.Stderr, describe(p)+"\n")
+	}
+	if !p.Restricted {
+		return execPlain(p)
+	}
+	f, err := filter(p)
+	if err != nil {
+		return err
+	}
+	err = enforce.Exec(f, p.Argv, p.Env, tool+": "+p.Path+": exec under the filter failed, nothing was run")
+	runtime.KeepAlive(p.File)
+	return fail(ExitUsage, p.Path, ": cannot install the seccomp filter, nothing was run: ", err.Error())
+}
+
+// execPlain execs an unrestricted plan: an ELF file through its
+// descriptor, a script or other file by path (the interpreter of a script
+// cannot open a close-on-exec descriptor, and gets the path as $0).
+func execPlain(p *Plan) error {
+	var err error
+	if p.Kind == KindELF {
+		err = execveat(int(p.File.Fd()), p.Argv, p.Env)
+	} else {
+		err = syscall.Exec(p.Path, p.Argv, p.Env)
+	}
+	runtime.KeepAlive(p.File)
+	return fail(ExitCannotRun, p.Path, ": cannot execute: ", errText(err))
+}
+
+func execveat(fd int, argv, env []string) error {
+	argvp, err := syscall.SlicePtrFromStrings(argv)
+	if err != nil {
+		return err
+	}
+	envp, err := syscall.SlicePtrFromStrings(env)
+	if err != nil {
+		return err
+	}
+	empty := new(byte)
+	_, _, e := unix.Syscall6(unix.SYS_EXECVEAT, uintptr(fd), uintptr(unsafe.Pointer(empty)),
+		uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envp[0])), unix.AT_EMPTY_PATH, 0)
+	return e
+}
