@@ -82,7 +82,10 @@ func scanNotes(seg []byte, base int64, align uint64, bo binary.ByteOrder) (noteS
 		namesz := uint64(bo.Uint32(seg[p:]))
 		descsz := uint64(bo.Uint32(seg[p+4:]))
 		typ := bo.Uint32(seg[p+8:])
-		if namesz > uint64(len(seg)) || descsz > uint64(len(seg)) {
+		if namesz > uint64(len(seg)) || descsz > uint64(len(seg)) || p+nhdrSize+namesz > uint64(len(seg)) {
+			if bytes.HasPrefix(seg[p+nhdrSize:], []byte(Owner)) {
+				return ns, badNote(off, "SysRestrict note (namesz %d, descsz %d) overruns its segment", namesz, descsz)
+			}
 			return ns, formatErr(off, "note (namesz %d, descsz %d) overruns its segment", namesz, descsz)
 		}
 		// Offsets are relative to the segment, whose start is aligned.
@@ -92,6 +95,9 @@ func scanNotes(seg []byte, base int64, align uint64, bo binary.ByteOrder) (noteS
 		if end > uint64(len(seg)) {
 			// Tolerate a missing pad after the last descriptor.
 			if descOff+descsz != uint64(len(seg)) {
+				if bytes.HasPrefix(seg[nameOff:nameOff+namesz], []byte(Owner)) {
+					return ns, badNote(off, "SysRestrict note (namesz %d, descsz %d) overruns its segment", namesz, descsz)
+				}
 				return ns, formatErr(off, "note (namesz %d, descsz %d) overruns its segment", namesz, descsz)
 			}
 			end = uint64(len(seg))
