@@ -1,0 +1,105 @@
+/*
+ * victim: a program the real-kernel tests of sysrestrict-exec run under
+ * filters. Each mode makes one kind of syscall and reports on stdout what
+ * happened; a mode killed by the filter reports nothing and dies of SIGSYS.
+ *
+ *   victim getppid               getppid(2), print "ok"
+ *   victim ptrace                ptrace(PTRACE_TRACEME), print the result
+ *   victim syscall NR            syscall(NR), print "ret R errno E"
+ *   victim x32 NR                syscall(NR | __X32_SYSCALL_BIT)
+ *   victim execve                execve("/bin/true")
+ *   victim execveat              execveat(AT_FDCWD, "/bin/true")
+ *   victim fork-exec             fork; the child execve()s; print its fate
+ *   victim thread-exec           a second thread execve()s
+ *   victim marker FILE           create FILE, print "ran"
+ *   victim loop N                N getppid(2) calls, print ns per call
+ *
+ * Build: cc -O2 -pthread -o victim victim.c
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char *const true_argv[] = {"true", NULL};
+static char *const no_env[] = {NULL};
+
+static void report(const char *what, long r) {
+	printf("%s: ret %ld errno %d\n", what, r, r < 0 ? errno : 0);
+	fflush(stdout);
+}
+
+static void *thread_exec(void *arg) {
+	(void)arg;
+	long r = syscall(SYS_execve, "/bin/true", true_argv, no_env);
+	report("thread execve", r);
+	exit(3);
+}
+
+int main(int argc, char **argv) {
+	if (argc < 2) {
+		fprintf(stderr, "usage: victim MODE [ARG]\n");
+		return 2;
+	}
+	const char *mode = argv[1];
+	setvbuf(stdout, NULL, _IONBF, 0);
+	if (!strcmp(mode, "getppid")) {
+		syscall(SYS_getppid);
+		printf("ok\n");
+	} else if (!strcmp(mode, "ptrace")) {
+		report("ptrace", syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0));
+	} else if (!strcmp(mode, "syscall") && argc > 2) {
+		report("syscall", syscall(strtol(argv[2], NULL, 0)));
+	} else if (!strcmp(mode, "x32") && argc > 2) {
+		report("x32", syscall(strtol(argv[2], NULL, 0) | 0x40000000L));
+	} else if (!strcmp(mode, "execve")) {
+		report("execve", syscall(SYS_execve, "/bin/true", true_argv, no_env));
+		return 3;
+	} else if (!strcmp(mode, "execveat")) {
+		report("execveat", syscall(SYS_execveat, AT_FDCWD, "/bin/true", true_argv, no_env, 0));
+		return 3;
+	} else if (!strcmp(mode, "fork-exec")) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			syscall(SYS_execve, "/bin/true", true_argv, no_env);
+			_exit(3);
+		}
+		int st;
+		waitpid(pid, &st, 0);
+		if (WIFSIGNALED(st))
+			printf("child signal %d\n", WTERMSIG(st));
+		else
+			printf("child exit %d\n", WEXITSTATUS(st));
+	} else if (!strcmp(mode, "thread-exec")) {
+		pthread_t t;
+		pthread_create(&t, NULL, thread_exec, NULL);
+		pthread_join(t, NULL);
+		return 4;
+	} else if (!strcmp(mode, "marker") && argc > 2) {
+		FILE *f = fopen(argv[2], "w");
+		if (f)
+			fclose(f);
+		printf("ran\n");
+	} else if (!strcmp(mode, "loop") && argc > 2) {
+		long n = strtol(argv[2], NULL, 0);
+		struct timespec a, b;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		for (long i = 0; i < n; i++)
+			syscall(SYS_getppid);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		double ns = (b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec);
+		printf("%.1f\n", ns / n);
+	} else {
+		fprintf(stderr, "victim: unknown mode %s\n", mode);
+		return 2;
+	}
+	return 0;
+}
