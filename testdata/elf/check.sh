@@ -9,8 +9,9 @@
 # ones that it changes nothing. For every fixture with "facts", compare the
 # program header counts with readelf's. Exit 1 on any mismatch.
 #
-# Needs: bash, jq, readelf, qemu-user (qemu-aarch64, qemu-arm, qemu-s390x)
-# and the foreign C libraries (libc6-{arm64,armhf,s390x}-cross) under /usr.
+# Needs: bash, jq, readelf, qemu-user (qemu-aarch64, qemu-arm, qemu-s390x,
+# qemu-ppc) and the foreign C libraries (libc6-{arm64,armhf,s390x,powerpc}-cross)
+# under /usr.
 set -u
 cd "$(dirname "$0")"
 manifest=${MANIFEST:-fixtures.json}

@@ -38,7 +38,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: fixtool ptnull|bad|manifest|facts ...")
+		return errors.New("usage: fixtool ptnull|bad|manifest|facts ARGS")
 	}
 	switch cmd, args := args[0], args[1:]; {
 	case cmd == "ptnull" && len(args) == 2:
@@ -146,6 +146,7 @@ type Facts struct {
 	PhdrFree  uint64 `json:"phdr_free"`  // bytes between the end of the table and the next used byte
 	Shnum     int    `json:"shnum"`      // section headers (0: none)
 	ShoffNext bool   `json:"shoff_next"` // the section header table follows the program headers (Go's linker)
+	LoadRoom  uint64 `json:"load_room"`  // most unused bytes at the end of a suitable PT_LOAD (see loadRoom)
 	Size      int64  `json:"size"`       // file size
 }
 
@@ -202,6 +203,7 @@ func factsOf(name string) (*Facts, error) {
 		end = next
 	}
 	fa.PhdrFree = next - end
+	fa.LoadRoom = loadRoom(f, shoff, uint64(len(data)))
 	fa.ShoffNext = shoff != 0 && shoff == end
 	return fa, nil
 }
@@ -240,6 +242,7 @@ var (
 	qemuA64 = []string{"qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"}
 	qemuARM = []string{"qemu-arm", "-L", "/usr/arm-linux-gnueabihf"}
 	qemuS39 = []string{"qemu-s390x", "-L", "/usr/s390x-linux-gnu"}
+	qemuPPC = []string{"qemu-ppc", "-L", "/usr/powerpc-linux-gnu"}
 )
 
 const (
@@ -270,6 +273,10 @@ var fixtures = []Fixture{
 		Notes: "strip of x86_64-pie: no .symtab; prints \"hello from x86_64-pie\""},
 	{File: "x86_64-nosections", ABI: "x86_64", Kind: "pie", Linker: "ld.bfd", Run: native, Dynamic: true, Expect: "stampable",
 		Notes: "llvm-objcopy --strip-sections of x86_64-pie: no section headers at all (e_shoff 0, e_shnum 0), so the note can only be found by PT_NOTE; prints \"hello from x86_64-pie\""},
+	{File: "x86_64-phdr-room", ABI: "x86_64", Kind: "pie", Linker: "ld.bfd", Run: native, Dynamic: true, Expect: "stampable",
+		Notes: "GNU ld's default -pie script with SIZEOF_HEADERS + 256: 256 zero bytes after the program header table, inside the first PT_LOAD (room for a new entry without moving the table)"},
+	{File: "x86_64-full-pages", ABI: "x86_64", Kind: "pie", Linker: "ld.bfd", Run: native, Dynamic: true, Expect: "stampable",
+		Notes: "GNU ld's default -pie script with each of the three read-only/executable PT_LOADs padded to the end of its last page (.pad.1-3); the RW one has .bss: no PT_LOAD has unused bytes to grow into, so a stamper must append a new PT_LOAD"},
 	{File: "libhello.so", ABI: "x86_64", Kind: "shared", Linker: "ld.bfd", Expect: "stampable",
 		Why:   "shared object without an entry point; run x86_64-uselib, which loads it from its own directory",
 		Notes: "-shared -fPIC, soname libhello.so; no PT_INTERP, no PT_PHDR"},
@@ -318,6 +325,8 @@ var fixtures = []Fixture{
 		Notes: "arm-linux-gnueabihf-gcc (EABI5, hard float, Thumb-2): ELFCLASS32 EM_ARM, has PT_ARM_EXIDX"},
 	{File: "s390x-pie", ABI: "unknown", Kind: "pie", Linker: "ld.bfd", Run: qemuS39, Dynamic: true, Expect: "stampable",
 		Notes: "s390x-linux-gnu-gcc: big-endian ELFCLASS64 EM_S390; outside SPEC's ABI table, so stamped by number only and refused by the loader"},
+	{File: "ppc-pie", ABI: "unknown", Kind: "pie", Linker: "ld.bfd", Run: qemuPPC, Dynamic: true, Expect: "stampable",
+		Notes: "powerpc-linux-gnu-gcc: big-endian ELFCLASS32 EM_PPC (the ELF32 big-endian paths); outside SPEC's ABI table, stamped by number only"},
 	{File: "not-elf-script", ABI: "unknown", Kind: "script", Linker: "none", Run: native, Expect: "not-elf",
 		Notes: "a #!/bin/sh script following the fixture convention: not ELF, but executable"},
 	{File: "bad-empty", ABI: "unknown", Kind: "malformed", Linker: "none", Why: "empty file", Expect: "not-elf",
@@ -464,4 +473,53 @@ func selfNotes(name string) ([]string, error) {
 		}
 	}
 	return lines, nil
+}
+
+// loadRoom gives the most unused bytes at the end of a PT_LOAD that is
+// readable, has no .bss (p_filesz == p_memsz) and the same p_vaddr -
+// p_offset as the first PT_LOAD: from the end of its file image to the end
+// of its last 4 KiB page, stopping early at the next byte of the file that
+// anything uses and at the next segment mapped in that page.
+func loadRoom(f *elf.File, shoff, size uint64) uint64 {
+	const page = 4096
+	var loads []*elf.Prog
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_LOAD {
+			loads = append(loads, p)
+		}
+	}
+	if len(loads) == 0 {
+		return 0
+	}
+	delta := loads[0].Vaddr - loads[0].Off
+	var best uint64
+	for _, p := range loads {
+		if p.Flags&elf.PF_R == 0 || p.Filesz != p.Memsz || p.Vaddr-p.Off != delta {
+			continue
+		}
+		end := p.Off + p.Filesz
+		limit := (end + page - 1) &^ (page - 1)
+		vend := p.Vaddr + p.Memsz
+		for _, q := range f.Progs {
+			if q.Filesz > 0 && q.Off >= end && q.Off < limit {
+				limit = q.Off
+			}
+			if q.Type == elf.PT_LOAD && q != p && q.Vaddr >= vend && q.Vaddr-vend < limit-end {
+				limit = end + (q.Vaddr - vend)
+			}
+		}
+		for _, sec := range f.Sections {
+			if sec.Type != elf.SHT_NOBITS && sec.Type != elf.SHT_NULL && sec.Size > 0 && sec.Offset >= end && sec.Offset < limit {
+				limit = sec.Offset
+			}
+		}
+		if shoff >= end && shoff < limit {
+			limit = shoff
+		}
+		limit = min(limit, size)
+		if limit > end && limit-end > best {
+			best = limit - end
+		}
+	}
+	return best
 }
