@@ -1,0 +1,97 @@
+package supervise
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+)
+
+// Explain runs PROGRAM under the restrictions note ∪ deny (note: what
+// PROGRAM's note restricts; deny: what --deny added; both of PROGRAM's ABI),
+// with SPEC section 3's semantics. When PROGRAM, a thread or a child makes a
+// restricted syscall, Explain writes one line to c.Log naming the process,
+// the syscall (name, number, ABI) and the stamp change that would allow it,
+// and the process dies of SIGSYS before the syscall runs: the tracer turns
+// the syscall's number into the filter's sentinel, which the kernel's
+// re-check of the filter after the trace stop answers with
+// SECCOMP_RET_KILL_PROCESS. Allowed syscalls never stop.
+//
+// It returns PROGRAM's wait status for the caller to pass on (see Exit).
+func Explain(ctx context.Context, c Config, note, deny bitmap.Set) (unix.WaitStatus, error) {
+	abi := note.ABI()
+	set := note.Union(deny.WithABI(abi))
+	// The sentinel: a number no ABI uses, below the x32 bit, different
+	// on each run so no program can hit it by accident.
+	sentinel := 0x10000000 | rand.Uint32N(0x0fffffff)
+	filter, err := explainFilter(set, sentinel)
+	if err != nil {
+		return 0, err
+	}
+	log := c.Log
+	if log == nil {
+		log = os.Stderr
+	}
+	stamped := c.Path
+	if stamped == "" && c.File != nil {
+		stamped = c.File.Name()
+	}
+	h := func(pid int, t *tracee, si syscallInfo) error {
+		fmt.Fprintln(log, explainLine(pid, t.exe, stamped, si, note, deny))
+		if err := setSyscallNr(pid, sentinel); err != nil {
+			// Fail closed: the syscall must not run.
+			unix.Kill(pid, unix.SIGKILL)
+			return fmt.Errorf("rewriting syscall of pid %d: %w", pid, err)
+		}
+		return nil
+	}
+	return run(ctx, c, filter, h, nil)
+}
+
+// explainLine is Explain's report of one hit.
+func explainLine(pid int, exe, stamped string, si syscallInfo, note, deny bitmap.Set) string {
+	abi, nr := abiOf(si.Arch, si.Nr)
+	var b strings.Builder
+	fmt.Fprintf(&b, "sysrestrict-exec: killed %s (pid %d): ", exe, pid)
+	name := abi.Name(nr)
+	switch si.RetData {
+	case reasonArch, reasonX32:
+		fmt.Fprintf(&b, "syscall %d of ABI %s (arch %#x) is restricted: the note is for %s, and every syscall of another ABI is killed; no stamp allows it",
+			nr, abi, si.Arch, note.ABI())
+		return b.String()
+	case reasonBeyond:
+		fmt.Fprintf(&b, "%s (%d, %s) is restricted: the note restricts every number from %d up (DENY_BEYOND, set by an allowlist); no stamp can allow one such number",
+			name, nr, abi, bitmap.Size)
+		return b.String()
+	}
+	fmt.Fprintf(&b, "%s (%d, %s) is restricted", name, nr, abi)
+	switch {
+	case !note.Has(nr):
+		fmt.Fprintf(&b, " by --deny; to allow it: drop %s from --deny", name)
+	case note.DenyBeyond():
+		fmt.Fprintf(&b, " by the note's allowlist; to allow it: sysrestrict-stamp --replace --allow-profile PROFILE --allow %s %s",
+			name, shellQuote(stamped))
+	default:
+		rest := note.Difference(bitmap.NewSet(note.ABI(), nr))
+		if rest.IsEmpty() {
+			fmt.Fprintf(&b, " by the note; to allow it: sysrestrict-stamp --remove %s", shellQuote(stamped))
+		} else {
+			fmt.Fprintf(&b, " by the note; to allow it: sysrestrict-stamp --replace --deny %s %s",
+				strings.Trim(rest.String(), "{}"), shellQuote(stamped))
+		}
+	}
+	return b.String()
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./-+=:,@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

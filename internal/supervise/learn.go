@@ -1,0 +1,68 @@
+package supervise
+
+import (
+	"context"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+	"github.com/sysrestrict/sysrestrict/pkg/profile"
+)
+
+// Record runs PROGRAM unrestricted under a filter that traces every
+// syscall, and returns the syscalls that PROGRAM, its threads and its
+// children (and what they execute) made, as a profile of one run, with
+// PROGRAM's wait status. The child's own syscalls before it executes PROGRAM
+// are not recorded.
+func Record(ctx context.Context, c Config) (*profile.Profile, unix.WaitStatus, error) {
+	filter, err := learnFilter()
+	if err != nil {
+		return nil, 0, err
+	}
+	type key struct {
+		abi bitmap.ABI
+		nr  int
+		exe string
+	}
+	counts := map[key]uint64{}
+	rec := profile.Run{Argv: c.Argv, Time: time.Now()}
+	h := func(pid int, t *tracee, si syscallInfo) error {
+		abi, nr := abiOf(si.Arch, si.Nr)
+		if nr < 0 {
+			return nil // seccomp never sees these on the ABIs we know
+		}
+		if t.root && rec.ABI == bitmap.Unknown {
+			rec.ABI = abi
+		}
+		counts[key{abi, nr, t.exe}]++
+		return nil
+	}
+	started := func(exe string) { rec.Executable = exe }
+	ws, err := run(ctx, c, filter, h, started)
+	if err != nil {
+		return nil, ws, err
+	}
+	rec.Status = Status(ws)
+	p := &profile.Profile{Runs: []profile.Run{rec}}
+	for k, n := range counts {
+		p.Add(k.abi, k.nr, k.exe, n)
+	}
+	return p, ws, nil
+}
+
+// Learn records PROGRAM like Record and merges the result into the profile
+// file at profilePath (created if missing, written atomically), then returns
+// PROGRAM's wait status for the caller to pass on (see Exit). The profile is
+// written whatever PROGRAM's exit status, but not when it never started or
+// the supervision failed.
+func Learn(ctx context.Context, c Config, profilePath string) (unix.WaitStatus, error) {
+	p, ws, err := Record(ctx, c)
+	if err != nil {
+		return ws, err
+	}
+	if err := profile.Update(profilePath, p); err != nil {
+		return ws, err
+	}
+	return ws, nil
+}

@@ -1,0 +1,303 @@
+package supervise
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+)
+
+// Config says what to run under supervision.
+type Config struct {
+	// Path names PROGRAM: where it was found (execvp rules are the
+	// caller's). When File is nil the child executes PROGRAM by this
+	// name, as a shell would, so a script sees its own name in $0; that
+	// is what Learn wants, where nothing is enforced.
+	Path string
+	// File is PROGRAM already opened by the caller (who read its note
+	// from it); the child executes exactly this open file (execveat with
+	// AT_EMPTY_PATH), so it cannot be swapped after the note was read.
+	// Explain callers should set it. Optional.
+	File *os.File
+	// Argv is PROGRAM's argument vector, argv[0] included.
+	Argv []string
+	// Env is PROGRAM's environment. Nil means none.
+	Env []string
+	// Stdin, Stdout, Stderr are PROGRAM's standard files; nil means the
+	// supervisor's own.
+	Stdin, Stdout, Stderr *os.File
+	// Log receives the supervisor's own lines (explain's reports); nil
+	// means os.Stderr.
+	Log io.Writer
+	// Launcher is the executable started as the supervised child; it must
+	// call Init first thing. Empty means /proc/self/exe.
+	Launcher string
+}
+
+// syscallInfo is struct ptrace_syscall_info (include/uapi/linux/ptrace.h)
+// with the seccomp member of its union, as PTRACE_GET_SYSCALL_INFO fills it
+// at a PTRACE_EVENT_SECCOMP stop (op PTRACE_SYSCALL_INFO_SECCOMP).
+type syscallInfo struct {
+	Op      uint8
+	_       [3]uint8
+	Arch    uint32
+	IP      uint64
+	SP      uint64
+	Nr      uint64
+	Args    [6]uint64
+	RetData uint32
+	_       uint32
+}
+
+func getSyscallInfo(pid int) (syscallInfo, error) {
+	var si syscallInfo
+	_, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_GET_SYSCALL_INFO, uintptr(pid), unsafe.Sizeof(si), uintptr(unsafe.Pointer(&si)), 0, 0)
+	if e != 0 {
+		return si, fmt.Errorf("ptrace(PTRACE_GET_SYSCALL_INFO, %d): %w", pid, e)
+	}
+	if si.Op != unix.PTRACE_SYSCALL_INFO_SECCOMP {
+		return si, fmt.Errorf("ptrace(PTRACE_GET_SYSCALL_INFO, %d): op %d, want seccomp", pid, si.Op)
+	}
+	return si, nil
+}
+
+// abiOf returns the ABI of a syscall as seccomp saw it, and its number in
+// that ABI's table.
+func abiOf(arch uint32, nr uint64) (bitmap.ABI, int) {
+	n := int(int32(uint32(nr)))
+	switch arch {
+	case bitmap.AUDIT_ARCH_X86_64:
+		if n >= 0 && n&bitmap.X32SyscallBit != 0 {
+			return bitmap.X32, n &^ bitmap.X32SyscallBit
+		}
+		return bitmap.X86_64, n
+	case bitmap.AUDIT_ARCH_I386:
+		return bitmap.I386, n
+	case bitmap.AUDIT_ARCH_AARCH64:
+		return bitmap.AARCH64, n
+	case bitmap.AUDIT_ARCH_ARM:
+		return bitmap.ARM, n
+	}
+	return bitmap.Unknown, n
+}
+
+// tracee is what the tracer knows of one traced thread.
+type tracee struct {
+	exe  string // the executable it runs, from /proc/PID/exe at its exec
+	root bool   // the thread started as the supervised child (PROGRAM's first thread)
+	// fresh: announced by a fork/clone event or seen stopped before it;
+	// its first SIGSTOP is the attach stop, not a signal to deliver.
+	fresh bool
+}
+
+// handler is called at every seccomp stop of PROGRAM and its descendants
+// (never for the child's own syscalls before it executes PROGRAM). It may
+// change the tracee's registers; the tracer resumes it afterwards.
+type handler func(pid int, t *tracee, si syscallInfo) error
+
+// run starts the supervised child with filter, traces it and every thread
+// and child it makes until the last one is gone, and returns PROGRAM's
+// wait status. started, if not nil, is called at PROGRAM's exec.
+//
+// It waits with wait4(-1, __WALL): the caller must not have other children
+// that it waits for while run runs.
+func run(ctx context.Context, c Config, filter []bpf.RawInstruction, h handler, started func(exe string)) (unix.WaitStatus, error) {
+	type result struct {
+		ws  unix.WaitStatus
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// Every ptrace request must come from the thread that is the
+		// tracer. This goroutine keeps its thread locked: when it ends
+		// without unlocking, the thread exits, and PTRACE_O_EXITKILL
+		// kills whatever tracee is left, so nothing runs unsupervised.
+		runtime.LockOSThread()
+		ws, err := trace(ctx, c, filter, h, started)
+		if err == nil || errors.Is(err, ErrNotStarted) {
+			runtime.UnlockOSThread()
+		}
+		done <- result{ws, err}
+	}()
+	r := <-done
+	return r.ws, r.err
+}
+
+func trace(ctx context.Context, c Config, filter []bpf.RawInstruction, h handler, started func(exe string)) (unix.WaitStatus, error) {
+	env := append(append([]string(nil), c.Env...), envChild+"="+encodeFilter(filter))
+	prog := c.File
+	if prog == nil {
+		// Only to hold descriptor 3; the child executes c.Path by name.
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		prog = f
+		env = append(env, envPath+"="+c.Path)
+	}
+	launcher := c.Launcher
+	if launcher == "" {
+		launcher = "/proc/self/exe"
+	}
+	std := func(f, def *os.File) uintptr {
+		if f == nil {
+			f = def
+		}
+		return f.Fd()
+	}
+	pid, err := forkExec(launcher, c.Argv, &syscallProcAttr{
+		Env:   env,
+		Files: []uintptr{std(c.Stdin, os.Stdin), std(c.Stdout, os.Stdout), std(c.Stderr, os.Stderr), prog.Fd()},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("starting %s: %w", launcher, err)
+	}
+
+	var mu sync.Mutex
+	live := map[int]*tracee{pid: {root: true}}
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for p := range live {
+			unix.Kill(p, unix.SIGKILL)
+		}
+	})
+	defer stop()
+
+	// PTRACE_TRACEME: the child stops with SIGTRAP at its exec of the
+	// launcher; set the options there, before it runs any code.
+	var ws unix.WaitStatus
+	if _, err := wait4(pid, &ws); err != nil {
+		return 0, err
+	}
+	if !ws.Stopped() {
+		return ws, fmt.Errorf("%w: %s ended at start (%s)", ErrNotStarted, launcher, Status(ws))
+	}
+	const opts = unix.PTRACE_O_TRACESECCOMP | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK |
+		unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_EXITKILL
+	if err := unix.PtraceSetOptions(pid, opts); err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		return 0, fmt.Errorf("ptrace(PTRACE_SETOPTIONS): %w", err)
+	}
+	if err := unix.PtraceCont(pid, 0); err != nil {
+		return 0, fmt.Errorf("ptrace(PTRACE_CONT): %w", err)
+	}
+
+	var (
+		rootWS      unix.WaitStatus
+		rootDone    bool
+		programRuns bool
+	)
+	for {
+		wpid, err := wait4(-1, &ws)
+		if errors.Is(err, unix.ECHILD) {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+		mu.Lock()
+		t := live[wpid]
+		if t == nil {
+			// A new thread or child can stop before its parent's
+			// fork/clone event is seen.
+			t = &tracee{fresh: true}
+			live[wpid] = t
+		}
+		mu.Unlock()
+
+		if ws.Exited() || ws.Signaled() {
+			if wpid == pid {
+				rootWS, rootDone = ws, true
+			}
+			mu.Lock()
+			delete(live, wpid)
+			mu.Unlock()
+			continue
+		}
+		if !ws.Stopped() {
+			continue
+		}
+		sig := ws.StopSignal()
+		deliver := 0
+		switch {
+		case sig == unix.SIGTRAP && ws.TrapCause() == unix.PTRACE_EVENT_SECCOMP:
+			if programRuns {
+				si, err := getSyscallInfo(wpid)
+				if err == nil {
+					err = h(wpid, t, si)
+				}
+				if err != nil && !errors.Is(err, unix.ESRCH) {
+					return 0, err
+				}
+			}
+		case sig == unix.SIGTRAP && (ws.TrapCause() == unix.PTRACE_EVENT_FORK ||
+			ws.TrapCause() == unix.PTRACE_EVENT_VFORK || ws.TrapCause() == unix.PTRACE_EVENT_CLONE):
+			msg, err := unix.PtraceGetEventMsg(wpid)
+			if err == nil {
+				mu.Lock()
+				if n := live[int(msg)]; n != nil {
+					n.exe = t.exe
+				} else {
+					live[int(msg)] = &tracee{exe: t.exe, fresh: true}
+				}
+				mu.Unlock()
+			}
+		case sig == unix.SIGTRAP && ws.TrapCause() == unix.PTRACE_EVENT_EXEC:
+			// After an exec by a non-leader thread, wpid is the thread
+			// group id and the message the thread's former id.
+			if msg, err := unix.PtraceGetEventMsg(wpid); err == nil && int(msg) != wpid {
+				mu.Lock()
+				delete(live, int(msg))
+				mu.Unlock()
+			}
+			t.exe, _ = os.Readlink("/proc/" + strconv.Itoa(wpid) + "/exe")
+			if wpid == pid && !programRuns {
+				programRuns = true
+				if started != nil {
+					started(t.exe)
+				}
+			}
+		case sig == unix.SIGSTOP && t.fresh:
+			t.fresh = false
+		case sig == unix.SIGTRAP && ws.TrapCause() != 0:
+			// another event; nothing to deliver
+		default:
+			deliver = int(sig)
+		}
+		if err := unix.PtraceCont(wpid, deliver); err != nil && !errors.Is(err, unix.ESRCH) {
+			return 0, fmt.Errorf("ptrace(PTRACE_CONT, %d): %w", wpid, err)
+		}
+	}
+	if !rootDone {
+		return 0, errors.New("tracing ended without the program's exit status")
+	}
+	if !programRuns {
+		return rootWS, fmt.Errorf("%w: %s", ErrNotStarted, Status(rootWS))
+	}
+	return rootWS, ctx.Err()
+}
+
+func wait4(pid int, ws *unix.WaitStatus) (int, error) {
+	for {
+		wpid, err := unix.Wait4(pid, ws, unix.WALL, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("wait4: %w", err)
+		}
+		return wpid, nil
+	}
+}

@@ -1,0 +1,39 @@
+package profile
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Callers test for them with errors.Is.
+var (
+	// ErrVersion: the profile's version is not one this package reads.
+	ErrVersion = errors.New("unsupported profile version")
+
+	// ErrNoABI: the profile records no syscall of the requested ABI, e.g.
+	// an i386 profile offered for an x86_64 binary.
+	ErrNoABI = errors.New("profile has no syscalls for this ABI")
+
+	// ErrBeyond: the profile records syscall numbers >= bitmap.Size, which
+	// no note can allow one by one (an allowlist sets DENY_BEYOND).
+	ErrBeyond = errors.New("profile records syscall numbers beyond the bitmap")
+)
+
+// FormatError reports a malformed profile. Offset is the byte offset in the
+// input where the problem was found, or -1 when it is a property of a decoded
+// field (then Field names it, e.g. "syscalls[3].name").
+type FormatError struct {
+	Offset int64
+	Field  string
+	Msg    string
+}
+
+func (e *FormatError) Error() string {
+	switch {
+	case e.Offset >= 0:
+		return fmt.Sprintf("malformed profile at byte %d: %s", e.Offset, e.Msg)
+	case e.Field != "":
+		return fmt.Sprintf("malformed profile: %s: %s", e.Field, e.Msg)
+	}
+	return "malformed profile: " + e.Msg
+}
