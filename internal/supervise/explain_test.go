@@ -1,0 +1,268 @@
+package supervise
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+)
+
+// explain runs bin under Explain, executing it from an open file as the
+// loader does, and returns its status, stdout and Explain's lines.
+func explain(t *testing.T, argv []string, note, deny bitmap.Set) (unix.WaitStatus, string, string) {
+	t.Helper()
+	f, err := os.Open(argv[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out, read := capture(t)
+	var log bytes.Buffer
+	ws, err := Explain(context.Background(), Config{Path: argv[0], File: f, Argv: argv, Stdout: out, Log: &log}, note, deny)
+	if err != nil {
+		t.Fatalf("Explain(%v): %v", argv, err)
+	}
+	return ws, read(), log.String()
+}
+
+func nrs(t *testing.T, names ...string) []int {
+	t.Helper()
+	var n []int
+	for _, name := range names {
+		nr := bitmap.X86_64.Lookup(name)
+		if len(nr) != 1 {
+			t.Fatalf("x86_64 has no syscall %s", name)
+		}
+		n = append(n, nr[0])
+	}
+	return n
+}
+
+var killedLine = regexp.MustCompile(`^sysrestrict-exec: killed (\S+) \(pid (\d+)\): (\w+) \((\d+), x86_64\) is restricted`)
+
+// TestExplainThreadAndChild: a restricted syscall made by a second thread,
+// or by a forked child, is reported with the process and syscall, and the
+// process dies of SIGSYS before the syscall returns anything.
+func TestExplainThreadAndChild(t *testing.T) {
+	tests := []struct {
+		victim, syscall, wantLog string
+	}{
+		{"threads", "sysinfo", "sysinfo (99, x86_64) is restricted by the note; to allow it: sysrestrict-stamp --replace --deny ptrace "},
+		{"fork", "times", "times (100, x86_64) is restricted by the note; to allow it: sysrestrict-stamp --replace --deny ptrace "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.victim, func(t *testing.T) {
+			bin := victim(t, tt.victim)
+			note := bitmap.NewSet(bitmap.X86_64, nrs(t, tt.syscall, "ptrace")...)
+			ws, out, log := explain(t, []string{bin}, note, bitmap.Set{})
+			if !ws.Signaled() || ws.Signal() != unix.SIGSYS {
+				t.Errorf("Explain(%s) = %s, want signal SIGSYS", tt.victim, Status(ws))
+			}
+			if strings.Contains(out, "ok") {
+				t.Errorf("Explain(%s) stdout = %q, want no \"ok\": the restricted call must not return", tt.victim, out)
+			}
+			lines := strings.Split(strings.TrimSpace(log), "\n")
+			if len(lines) != 1 || !strings.Contains(lines[0], tt.wantLog+bin) {
+				t.Fatalf("Explain(%s) log = %q, want one line with %q", tt.victim, log, tt.wantLog+bin)
+			}
+			m := killedLine.FindStringSubmatch(lines[0])
+			if m == nil || m[1] != bin || m[3] != tt.syscall {
+				t.Errorf("Explain(%s) line = %q, want it to name %s and %s", tt.victim, lines[0], bin, tt.syscall)
+			}
+		})
+	}
+}
+
+// TestExplainStopsBeforeSyscall: rm of a file whose unlink is restricted
+// dies of SIGSYS and the file is still there.
+func TestExplainStopsBeforeSyscall(t *testing.T) {
+	rm := need(t, "rm")
+	file := filepath.Join(t.TempDir(), "keep")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	note := bitmap.NewSet(bitmap.X86_64, nrs(t, "unlink", "unlinkat")...)
+	ws, _, log := explain(t, []string{rm, file}, note, bitmap.Set{})
+	if !ws.Signaled() || ws.Signal() != unix.SIGSYS {
+		t.Errorf("Explain(rm) = %s, want signal SIGSYS", Status(ws))
+	}
+	if _, err := os.Stat(file); err != nil {
+		t.Errorf("after Explain(rm %s): %v; the file must survive", file, err)
+	}
+	if !strings.Contains(log, "unlinkat (263, x86_64) is restricted by the note; to allow it: sysrestrict-stamp --replace --deny unlink ") {
+		t.Errorf("Explain(rm) log = %q, want unlinkat named", log)
+	}
+}
+
+// TestExplainAllowed: a program that makes no restricted syscall runs as
+// usual and nothing is reported.
+func TestExplainAllowed(t *testing.T) {
+	bin := victim(t, "fork")
+	note := bitmap.NewSet(bitmap.X86_64, nrs(t, "ptrace", "kexec_load")...)
+	ws, out, log := explain(t, []string{bin}, note, bitmap.NewSet(bitmap.X86_64, nrs(t, "mount")...))
+	if !ws.Exited() || ws.ExitStatus() != 0 || out != "child ok\nparent ok\n" || log != "" {
+		t.Errorf("Explain(fork) = %s, stdout %q, log %q; want exit 0, both ok, no log", Status(ws), out, log)
+	}
+}
+
+// TestLearnThenAllowlist: the allowlist made from a learned profile runs the
+// same program to the same end; the same allowlist less one learned syscall
+// gets that syscall named, with the stamp to allow it.
+func TestLearnThenAllowlist(t *testing.T) {
+	bin := victim(t, "fork")
+	p, _, ws := record(t, []string{bin})
+	if !ws.Exited() || ws.ExitStatus() != 0 {
+		t.Fatalf("Record(fork) = %s", Status(ws))
+	}
+	learned, err := p.Set(bitmap.X86_64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowlist := learned.Complement()
+	allowlist.SetDenyBeyond(true)
+	ws, out, log := explain(t, []string{bin}, allowlist, bitmap.Set{})
+	if !ws.Exited() || ws.ExitStatus() != 0 || out != "child ok\nparent ok\n" || log != "" {
+		t.Errorf("Explain(fork) under its learned allowlist = %s, stdout %q, log %q; want exit 0, both ok, no log", Status(ws), out, log)
+	}
+	allowlist.Add(nrs(t, "times")[0])
+	ws, _, log = explain(t, []string{bin}, allowlist, bitmap.Set{})
+	want := "times (100, x86_64) is restricted by the note's allowlist; to allow it: sysrestrict-stamp --replace --allow-profile PROFILE --allow times " + bin
+	if !ws.Signaled() || ws.Signal() != unix.SIGSYS || !strings.Contains(log, want) {
+		t.Errorf("Explain(fork) without times = %s, log %q; want SIGSYS and %q", Status(ws), log, want)
+	}
+}
+
+func TestExplainLine(t *testing.T) {
+	x := func(names ...string) bitmap.Set { return bitmap.NewSet(bitmap.X86_64, nrs(t, names...)...) }
+	allow := x("read", "write").Complement()
+	allow.SetDenyBeyond(true)
+	seccomp := func(arch uint32, nr uint64, reason uint32) syscallInfo {
+		return syscallInfo{Arch: arch, Nr: nr, RetData: reason}
+	}
+	const exe, stamped = "/usr/bin/prog", "./my prog"
+	tests := []struct {
+		name       string
+		si         syscallInfo
+		note, deny bitmap.Set
+		want       string
+	}{
+		{"deny list", seccomp(bitmap.AUDIT_ARCH_X86_64, 101, reasonBitmap), x("ptrace", "execve"), bitmap.Set{},
+			"ptrace (101, x86_64) is restricted by the note; to allow it: sysrestrict-stamp --replace --deny execve './my prog'"},
+		{"last of deny list", seccomp(bitmap.AUDIT_ARCH_X86_64, 101, reasonBitmap), x("ptrace"), bitmap.Set{},
+			"ptrace (101, x86_64) is restricted by the note; to allow it: sysrestrict-stamp --remove './my prog'"},
+		{"--deny", seccomp(bitmap.AUDIT_ARCH_X86_64, 165, reasonBitmap), x("ptrace"), x("mount"),
+			"mount (165, x86_64) is restricted by --deny; to allow it: drop mount from --deny"},
+		{"allowlist", seccomp(bitmap.AUDIT_ARCH_X86_64, 41, reasonBitmap), allow, bitmap.Set{},
+			"socket (41, x86_64) is restricted by the note's allowlist; to allow it: sysrestrict-stamp --replace --allow-profile PROFILE --allow socket './my prog'"},
+		{"beyond", seccomp(bitmap.AUDIT_ARCH_X86_64, 1000, reasonBeyond), allow, bitmap.Set{},
+			"1000 (1000, x86_64) is restricted: the note restricts every number from 512 up"},
+		{"i386", seccomp(bitmap.AUDIT_ARCH_I386, 11, reasonArch), allow, bitmap.Set{},
+			"syscall 11 of ABI i386 (arch 0x40000003) is restricted: the note is for x86_64"},
+		{"x32", seccomp(bitmap.AUDIT_ARCH_X86_64, bitmap.X32SyscallBit|59, reasonX32), allow, bitmap.Set{},
+			"syscall 59 of ABI x32 (arch 0xc000003e) is restricted: the note is for x86_64"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := explainLine(42, exe, stamped, tt.si, tt.note, tt.deny)
+			want := "sysrestrict-exec: killed /usr/bin/prog (pid 42): " + tt.want
+			if !strings.HasPrefix(got, want) {
+				t.Errorf("explainLine(%s) = %q, want it to start %q", tt.name, got, want)
+			}
+		})
+	}
+}
+
+// TestExplainFilterModel runs the explain filter in a userspace BPF machine
+// against the reference model of SPEC section 3 for every number 0..1023,
+// the x32 bit, a foreign arch and the sentinel.
+func TestExplainFilterModel(t *testing.T) {
+	const sentinel = 0x1abcdef0
+	deny := bitmap.NewSet(bitmap.X86_64, 0, 59, 101, 322, 511)
+	allow := deny.Complement()
+	allow.SetDenyBeyond(true)
+	for _, set := range []bitmap.Set{deny, allow, bitmap.NewSet(bitmap.X32, 59, 322)} {
+		raw, err := explainFilter(set, sentinel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var prog []bpf.Instruction
+		for _, r := range raw {
+			prog = append(prog, r.Disassemble())
+		}
+		vm, err := bpf.NewVM(prog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		model := func(arch, nr uint32) uint32 {
+			trace := func(r uint32) uint32 { return unix.SECCOMP_RET_TRACE | r }
+			if nr == sentinel {
+				return unix.SECCOMP_RET_KILL_PROCESS
+			}
+			if arch != bitmap.AUDIT_ARCH_X86_64 {
+				return trace(reasonArch)
+			}
+			if (set.ABI() == bitmap.X32) != (nr&bitmap.X32SyscallBit != 0) {
+				return trace(reasonX32)
+			}
+			n := int(nr - set.ABI().NrBase())
+			switch {
+			case n >= bitmap.Size && set.DenyBeyond():
+				return trace(reasonBeyond)
+			case n < bitmap.Size && set.Has(n):
+				return trace(reasonBitmap)
+			}
+			return unix.SECCOMP_RET_ALLOW
+		}
+		var nrs []uint32
+		for nr := range uint32(1024) {
+			nrs = append(nrs, nr, nr|bitmap.X32SyscallBit)
+		}
+		nrs = append(nrs, sentinel, 0xffffffff, 0x7fffffff)
+		for _, arch := range []uint32{bitmap.AUDIT_ARCH_X86_64, bitmap.AUDIT_ARCH_I386, bitmap.AUDIT_ARCH_AARCH64} {
+			for _, nr := range nrs {
+				// x/net/bpf loads big-endian; the kernel loads seccomp_data
+				// in host order. Lay the fields out for the machine.
+				data := make([]byte, 64)
+				binary.BigEndian.PutUint32(data[offNr:], nr)
+				binary.BigEndian.PutUint32(data[offArch:], arch)
+				got, err := vm.Run(data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := model(arch, nr); uint32(got) != want {
+					t.Errorf("filter(%v)(arch %#x, nr %#x) = %#x, want %#x", set, arch, nr, uint32(got), want)
+				}
+			}
+		}
+	}
+}
+
+// TestSkipIsNotKill documents why Explain rewrites to a sentinel that the
+// filter kills on, rather than to -1: a syscall number of -1 at the trace
+// stop makes the kernel skip the syscall (it returns -ENOSYS) and the
+// program goes on running.
+func TestSkipIsNotKill(t *testing.T) {
+	bin := victim(t, "threads")
+	raw, err := explainFilter(bitmap.NewSet(bitmap.X86_64, nrs(t, "sysinfo")...), 0x1abcdef0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, read := capture(t)
+	skip := func(pid int, _ *tracee, _ syscallInfo) error { return setSyscallNr(pid, 0xffffffff) }
+	ws, err := run(context.Background(), Config{Path: bin, Argv: []string{bin}, Stdout: out}, raw, skip, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := read(), "threads ok -1\n"; !ws.Exited() || ws.ExitStatus() != 1 || got != want {
+		t.Errorf("threads with sysinfo's number set to -1 = %s, stdout %q; want exit 1, %q (call skipped, not killed)", Status(ws), got, want)
+	}
+}
