@@ -39,7 +39,7 @@ type prog struct {
 type sect struct {
 	Name      uint32
 	Type      elf.SectionType
-	Flags     elf.SectionFlag
+	Flags     uint64 // elf.SectionFlag is 32 bits; sh_flags is 64 in ELF64
 	Addr      uint64
 	Off       uint64
 	Size      uint64
@@ -120,7 +120,7 @@ func (c *codec) decodeSect(b []byte) sect {
 		return sect{
 			Name:      bo.Uint32(b[0:]),
 			Type:      elf.SectionType(bo.Uint32(b[4:])),
-			Flags:     elf.SectionFlag(bo.Uint64(b[8:])),
+			Flags:     bo.Uint64(b[8:]),
 			Addr:      bo.Uint64(b[16:]),
 			Off:       bo.Uint64(b[24:]),
 			Size:      bo.Uint64(b[32:]),
@@ -133,7 +133,7 @@ func (c *codec) decodeSect(b []byte) sect {
 	return sect{
 		Name:      bo.Uint32(b[0:]),
 		Type:      elf.SectionType(bo.Uint32(b[4:])),
-		Flags:     elf.SectionFlag(bo.Uint32(b[8:])),
+		Flags:     uint64(bo.Uint32(b[8:])),
 		Addr:      uint64(bo.Uint32(b[12:])),
 		Off:       uint64(bo.Uint32(b[16:])),
 		Size:      uint64(bo.Uint32(b[20:])),
@@ -149,7 +149,7 @@ func (c *codec) encodeSect(b []byte, s sect) {
 	if c.class == elf.ELFCLASS64 {
 		bo.PutUint32(b[0:], s.Name)
 		bo.PutUint32(b[4:], uint32(s.Type))
-		bo.PutUint64(b[8:], uint64(s.Flags))
+		bo.PutUint64(b[8:], s.Flags)
 		bo.PutUint64(b[16:], s.Addr)
 		bo.PutUint64(b[24:], s.Off)
 		bo.PutUint64(b[32:], s.Size)

@@ -120,11 +120,41 @@ func (im *image) checkStampable() error {
 	if i := bytes.Index(im.head, []byte("UPX!")); i >= 0 {
 		return fmt.Errorf("%w: packed with UPX (its stub would not keep the note); unpack it with upx -d, stamp it, and do not repack it", ErrUnsupported)
 	}
+	if err := im.checkRanges(); err != nil {
+		return err
+	}
 	if end := im.imageEnd(); end < uint64(im.size) {
 		return fmt.Errorf("%w: %d bytes after the end of the ELF image at offset %#x (a self-extracting payload or signature would be lost)", ErrAppendedData, uint64(im.size)-end, end)
 	}
 	if im.size > 1<<32 && im.class == elf.ELFCLASS32 {
 		return formatErr(0, "ELF32 file larger than 4 GiB")
+	}
+	return nil
+}
+
+// checkRanges checks that every segment and section lies in the file and
+// every PT_LOAD in the address space, so that the planner's arithmetic
+// cannot overflow.
+func (im *image) checkRanges() error {
+	size := uint64(im.size)
+	space := uint64(1) << 32
+	if im.class == elf.ELFCLASS64 {
+		space = 1 << 63
+	}
+	for i, p := range im.progs {
+		off := int64(im.phoff) + int64(i*im.phentsize)
+		if p.Filesz > 0 && (p.Off > size || p.Filesz > size-p.Off) {
+			return formatErr(off, "segment %d (%v, offset %#x, size %d) lies outside the file", i, p.Type, p.Off, p.Filesz)
+		}
+		if p.Type == elf.PT_LOAD && (p.Filesz > p.Memsz || p.Vaddr >= space || p.Memsz > space-p.Vaddr || p.Align > 1<<30) {
+			return formatErr(off, "segment %d (PT_LOAD at %#x, size %d in memory, %d in the file) is malformed", i, p.Vaddr, p.Memsz, p.Filesz)
+		}
+	}
+	for i := range im.sects {
+		s := &im.sects[i]
+		if s.fileEnd() > s.Off && (s.Off > size || s.Size > size-s.Off) {
+			return formatErr(int64(im.shoff)+int64(i*im.shentsize), "section %d (offset %#x, size %d) lies outside the file", i, s.Off, s.Size)
+		}
 	}
 	return nil
 }
@@ -305,7 +335,7 @@ func (im *image) emitSects(p *Plan, sl *sectLayout, noteOff, noteVaddr uint64) {
 		im.encodeSect(sh[i*im.shentsize:], s)
 	}
 	im.encodeSect(sh[len(im.sects)*im.shentsize:], sect{
-		Name: sl.name, Type: elf.SHT_NOTE, Flags: elf.SHF_ALLOC,
+		Name: sl.name, Type: elf.SHT_NOTE, Flags: uint64(elf.SHF_ALLOC),
 		Addr: noteVaddr, Off: noteOff, Size: noteSize, Addralign: 4,
 	})
 	p.patch(base, tab)
@@ -513,6 +543,9 @@ func (im *image) planAdd(p *Plan, set bitmap.Set) error {
 		off := alignUp(fileEnd, ps)
 		if memEnd > delta && off < memEnd-delta {
 			off = alignUp(memEnd-delta, ps)
+		}
+		if off > 1<<40 || off < fileEnd {
+			return fmt.Errorf("%w: a new segment would start at file offset %#x, past the program's memory image", ErrNoRoom, off)
 		}
 		phoff = off
 		noteOff = off + (n+2)*ent

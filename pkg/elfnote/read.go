@@ -381,7 +381,7 @@ func (im *image) findNote() error {
 		if im.note.Section != 0 {
 			return badNote(off, "two %s sections", Section)
 		}
-		if s.Type != elf.SHT_NOTE || s.Off != uint64(im.note.Offset) || s.Size != uint64(im.note.Size) || s.Flags&elf.SHF_ALLOC == 0 || s.Addr != im.note.Vaddr {
+		if s.Type != elf.SHT_NOTE || s.Off != uint64(im.note.Offset) || s.Size != uint64(im.note.Size) || s.Flags&uint64(elf.SHF_ALLOC) == 0 || s.Addr != im.note.Vaddr {
 			return badNote(off, "section %s (offset %#x, size %d, address %#x) and its PT_NOTE (offset %#x, size %d, address %#x) disagree (the file was changed after stamping); re-stamp it",
 				Section, s.Off, s.Size, s.Addr, im.note.Offset, im.note.Size, im.note.Vaddr)
 		}

@@ -1,0 +1,107 @@
+package elfnote
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+)
+
+// fuzzSeeds adds the small fixtures of testdata/elf to a fuzz corpus.
+func fuzzSeeds(f *testing.F, add func(b []byte)) {
+	ents, err := os.ReadDir(fixtureDir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() > 64<<10 {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(fixtureDir, e.Name()))
+		if err == nil && len(b) > 0 {
+			add(b)
+		}
+	}
+}
+
+func FuzzRead(f *testing.F) {
+	fuzzSeeds(f, func(b []byte) { f.Add(b) })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ef, err := Read(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		if ef.ABI != bitmap.ABIFromELF(ef.Machine, ef.Class) || ef.Set.ABI() != ef.ABI || ef.Size != int64(len(data)) {
+			t.Fatalf("inconsistent File %+v", ef)
+		}
+		if !ef.Stamped {
+			if !ef.Set.IsEmpty() || ef.Note != (Location{}) {
+				t.Fatalf("unstamped File with a set or a location: %+v", ef)
+			}
+			return
+		}
+		n := ef.Note
+		if n.Offset < 0 || n.Size < noteSize-flagsNoteSz || n.Offset+n.Size > int64(len(data)) ||
+			n.BitmapOff < n.Offset || n.BitmapOff+bitmap.Bytes > n.Offset+n.Size {
+			t.Fatalf("note location outside the file or the note: %+v (size %d)", n, len(data))
+		}
+		want, err := bitmap.FromNote(ef.ABI, data[n.BitmapOff:n.BitmapOff+bitmap.Bytes], ef.Set.Flags())
+		if err != nil || !want.Equal(ef.Set) {
+			t.Fatalf("Set %v does not match the bitmap bytes", ef.Set)
+		}
+	})
+}
+
+// FuzzStamp checks the writer's invariant: an error, or a file that Read
+// accepts with exactly the requested set; removing the note again gives a
+// file Read accepts without one.
+func FuzzStamp(f *testing.F) {
+	fuzzSeeds(f, func(b []byte) {
+		f.Add(b, []byte{0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08}, false)
+		f.Add(b, []byte{0xff}, true)
+	})
+	f.Fuzz(func(t *testing.T, data, bits []byte, beyond bool) {
+		set := bitmap.NewSet(bitmap.Unknown)
+		for i, c := range bits {
+			for j := range 8 {
+				if c&(1<<j) != 0 && i*8+j < bitmap.Size {
+					set.Add(i*8 + j)
+				}
+			}
+		}
+		set.SetDenyBeyond(beyond)
+		p, err := PlanStamp(bytes.NewReader(data), set)
+		if err != nil {
+			return
+		}
+		out := p.Apply(bytes.Clone(data))
+		ef, err := Read(bytes.NewReader(out))
+		if err != nil {
+			t.Fatalf("Read of the stamped file: %v (strategy %v)", err, p.Strategy)
+		}
+		if !ef.Stamped || !ef.Set.Equal(set.WithABI(ef.ABI)) {
+			t.Fatalf("stamped file reads %v %v, want %v (strategy %v)", ef.Stamped, ef.Set, set, p.Strategy)
+		}
+		// Idempotent: the same set again changes nothing.
+		if p2, err := PlanStamp(bytes.NewReader(out), set); err != nil || p2.Changed() {
+			t.Fatalf("re-stamping with the same set: %v changed=%v", err, p2 != nil && p2.Changed())
+		}
+		rm, err := PlanRemove(bytes.NewReader(out))
+		if err != nil {
+			if ef.Note.Shared {
+				return
+			}
+			t.Fatalf("PlanRemove of a stamped file: %v", err)
+		}
+		back := rm.Apply(bytes.Clone(out))
+		if ef, err := Read(bytes.NewReader(back)); err != nil || ef.Stamped {
+			t.Fatalf("after removal: %+v, %v", ef, err)
+		}
+		if rm.Exact && p.Strategy != StrategyRewrite && !bytes.Equal(back, data) {
+			t.Fatalf("removal said Exact but differs from the input (strategy %v)", p.Strategy)
+		}
+	})
+}
