@@ -2,16 +2,27 @@ package supervise
 
 import (
 	"os"
+	"strconv"
 	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
+
+// envTestExit makes the re-executed test binary call Exit with the wait
+// status in it (see TestExit).
+const envTestExit = "SUPERVISE_TEST_EXIT"
 
 func TestMain(m *testing.M) {
 	// The supervisor starts this test binary as its child (Launcher is
 	// /proc/self/exe); there Init installs the filter and runs PROGRAM.
 	Init()
+	if ws, ok := os.LookupEnv(envTestExit); ok {
+		n, _ := strconv.Atoi(ws)
+		Exit(unix.WaitStatus(n)) // never returns
+	}
 	code := m.Run()
 	if victims.dir != "" {
 		os.RemoveAll(victims.dir)

@@ -1,0 +1,39 @@
+package supervise
+
+import (
+	"context"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// BenchmarkLearnOverhead runs the syscall-heavy victim (100,000 getppid
+// calls) without supervision and under Record, side by side, and reports
+// the ratio of the two run times and the time learning adds per syscall.
+// `make bench` runs it: go test -run '^$' -bench LearnOverhead ./internal/supervise
+func BenchmarkLearnOverhead(b *testing.B) {
+	const calls = 100000
+	bin := victim(b, "heavy")
+	argv := []string{bin, strconv.Itoa(calls)}
+	var plain, learn time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		if err := exec.Command(argv[0], argv[1:]...).Run(); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		p, ws, err := Record(context.Background(), Config{Path: bin, Argv: argv})
+		if err != nil || ws != 0 {
+			b.Fatalf("Record = %s, %v", Status(ws), err)
+		}
+		learn += time.Since(t1)
+		plain += t1.Sub(t0)
+		if len(p.Syscalls) == 0 || p.Syscalls[0].Count == 0 {
+			b.Fatal("nothing recorded")
+		}
+	}
+	b.ReportMetric(float64(learn)/float64(plain), "learn/plain")
+	b.ReportMetric(float64(learn-plain)/float64(b.N)/calls, "ns-added/syscall")
+	b.ReportMetric(0, "ns/op")
+}
