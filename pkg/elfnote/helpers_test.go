@@ -88,7 +88,22 @@ type runOut struct {
 }
 
 // run runs argv in dir with stdin from /dev/null and a timeout.
+//
+// A program just written by this process can fail to start with ETXTBSY
+// while another goroutine's fork still holds the writable descriptor (Go
+// issue 22315): run retries then.
 func run(dir string, timeout time.Duration, env []string, argv ...string) runOut {
+	for range 50 {
+		out := run1(dir, timeout, env, argv...)
+		if !strings.Contains(out.Err, "text file busy") {
+			return out
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return run1(dir, timeout, env, argv...)
+}
+
+func run1(dir string, timeout time.Duration, env []string, argv ...string) runOut {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
