@@ -41,7 +41,7 @@ func init() {
 // Init turns the process into the supervised child when the supervisor
 // started it as one, and returns otherwise. Call it first thing in main (and
 // in TestMain of tests that re-execute the test binary as the launcher): in
-// the child it installs the filter it was given, and executes PROGRAM,
+// the child it installs the filters it was given, and executes PROGRAM,
 // with the environment minus the supervisor's variables; it never returns.
 // PROGRAM is the file open on descriptor 3, or, when the supervisor says
 // so, PROGRAM's path (see Config.File).
@@ -57,7 +57,7 @@ func Init() {
 		fmt.Fprintf(os.Stderr, "sysrestrict-exec: "+format+"\n", args...)
 		os.Exit(status)
 	}
-	f, err := decodeFilter(childFilter)
+	filters, err := decodeFilters(childFilter)
 	if err != nil {
 		fail(exitSetup, "supervised child: bad filter in $%s: %v", envChild, err)
 	}
@@ -88,9 +88,11 @@ func Init() {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		fail(exitSetup, "prctl(PR_SET_NO_NEW_PRIVS): %v", err)
 	}
-	prog := unix.SockFprog{Len: uint16(len(f)), Filter: &f[0]}
-	if _, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&prog))); e != 0 {
-		fail(exitSetup, "seccomp(SECCOMP_SET_MODE_FILTER): %v", e)
+	for _, f := range filters {
+		prog := unix.SockFprog{Len: uint16(len(f)), Filter: &f[0]}
+		if _, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&prog))); e != 0 {
+			fail(exitSetup, "seccomp(SECCOMP_SET_MODE_FILTER): %v", e)
+		}
 	}
 	exec := func() unix.Errno {
 		dirfd, flags := uintptr(fdProgram), uintptr(unix.AT_EMPTY_PATH)
@@ -106,7 +108,7 @@ func Init() {
 		unix.FcntlInt(fdProgram, unix.F_SETFD, 0)
 		e = exec()
 	}
-	runtime.KeepAlive(f)
+	runtime.KeepAlive(filters)
 	if byName {
 		fail(exitExec, "%s: execve: %v", path, e)
 	}

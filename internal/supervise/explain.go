@@ -7,9 +7,11 @@ import (
 	"os"
 	"strings"
 
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+	"github.com/sysrestrict/sysrestrict/pkg/enforce"
 )
 
 // Explain runs PROGRAM under the restrictions note ∪ deny (note: what
@@ -27,9 +29,13 @@ func Explain(ctx context.Context, c Config, note, deny bitmap.Set) (unix.WaitSta
 	abi := note.ABI()
 	set := note.Union(deny.WithABI(abi))
 	// The sentinel: a number no ABI uses, below the x32 bit, different
-	// on each run so no program can hit it by accident.
+	// on each run so that no program hits it by accident.
 	sentinel := 0x10000000 | rand.Uint32N(0x0fffffff)
-	filter, err := explainFilter(set, sentinel)
+	f, err := enforce.Build(set, enforce.Options{Action: enforce.Trace(0), Sentinel: sentinel})
+	if err != nil {
+		return 0, err
+	}
+	kill, err := sentinelFilter(sentinel)
 	if err != nil {
 		return 0, err
 	}
@@ -50,21 +56,25 @@ func Explain(ctx context.Context, c Config, note, deny bitmap.Set) (unix.WaitSta
 		}
 		return nil
 	}
-	return run(ctx, c, filter, h, nil)
+	// The loader's own execveat of PROGRAM, if the set restricts it, stops
+	// too; the tracer lets every stop before PROGRAM's exec pass: the
+	// supervisor is the exec gate, no secret is needed.
+	return run(ctx, c, [][]bpf.RawInstruction{f.Instructions(), kill}, h, nil)
 }
 
-// explainLine is Explain's report of one hit.
+// explainLine is Explain's report of one hit: why the filter (SPEC section
+// 3, in its order) stopped syscall si, and what would allow it.
 func explainLine(pid int, exe, stamped string, si syscallInfo, note, deny bitmap.Set) string {
 	abi, nr := abiOf(si.Arch, si.Nr)
 	var b strings.Builder
 	fmt.Fprintf(&b, "sysrestrict-exec: killed %s (pid %d): ", exe, pid)
 	name := abi.Name(nr)
-	switch si.RetData {
-	case reasonArch, reasonX32:
+	switch {
+	case abi != note.ABI():
 		fmt.Fprintf(&b, "syscall %d of ABI %s (arch %#x) is restricted: the note is for %s, and every syscall of another ABI is killed; no stamp allows it",
 			nr, abi, si.Arch, note.ABI())
 		return b.String()
-	case reasonBeyond:
+	case nr >= bitmap.Size:
 		fmt.Fprintf(&b, "%s (%d, %s) is restricted: the note restricts every number from %d up (DENY_BEYOND, set by an allowlist); no stamp can allow one such number",
 			name, nr, abi, bitmap.Size)
 		return b.String()

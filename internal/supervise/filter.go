@@ -4,99 +4,68 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
-	"fmt"
+	"strings"
 
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
-
-	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
-)
-
-// Why a syscall was traced: the SECCOMP_RET_DATA of the explain filter's
-// RET_TRACE, which the tracer reads back from PTRACE_GET_SYSCALL_INFO.
-const (
-	reasonLearn  = 0 // the learn filter traces everything
-	reasonArch   = 1 // seccomp arch is not the note's ABI
-	reasonX32    = 2 // x86_64 note, nr has the x32 bit (or x32 note, nr lacks it)
-	reasonBeyond = 3 // nr >= 512 and DENY_BEYOND
-	reasonBitmap = 4 // the set's bit for nr
 )
 
 // Offsets in struct seccomp_data (include/uapi/linux/seccomp.h).
-const (
-	offNr   = 0
-	offArch = 4
-)
+const offNr = 0
 
 // learnFilter traces every syscall.
 func learnFilter() ([]bpf.RawInstruction, error) {
 	return bpf.Assemble([]bpf.Instruction{
-		bpf.RetConstant{Val: unix.SECCOMP_RET_TRACE | reasonLearn},
+		bpf.RetConstant{Val: unix.SECCOMP_RET_TRACE},
 	})
 }
 
-// explainFilter enforces set with the semantics of SPEC section 3, with
-// SECCOMP_RET_TRACE (data: the reason) as the action, and kills the process
-// outright on syscall number sentinel, whatever the arch: the tracer rewrites
-// a restricted syscall's number to sentinel, and the kernel's re-run of the
-// filter after the trace stop kills the process before the syscall runs.
-//
-// It is a plain linear filter: explain is a diagnosis mode, and since Linux
-// 5.11 the kernel's action cache keeps allowed syscalls free whatever the
-// filter's length.
-func explainFilter(set bitmap.Set, sentinel uint32) ([]bpf.RawInstruction, error) {
-	abi := set.ABI()
-	if !abi.Known() {
-		return nil, fmt.Errorf("%w: %s", ErrABI, abi)
-	}
-	trace := func(reason uint32) bpf.Instruction { return bpf.RetConstant{Val: unix.SECCOMP_RET_TRACE | reason} }
-	allow := bpf.RetConstant{Val: unix.SECCOMP_RET_ALLOW}
-	p := []bpf.Instruction{
+// sentinelFilter kills the process on syscall number sentinel, whatever
+// the arch, and allows everything else. Explain stacks it on the enforcing
+// filter: the tracer rewrites a restricted syscall's number to sentinel,
+// and the kernel's re-run of every filter after the trace stop answers with
+// SECCOMP_RET_KILL_PROCESS, the strongest action, so the process dies of
+// SIGSYS before the syscall runs. enforce.Options.Sentinel does the same
+// inside the enforcing filter, but after its arch check; this filter also
+// covers a hit of a foreign arch (an i386 syscall from an x86_64 program),
+// for which that filter answers RET_TRACE again, which a re-check allows.
+// It reads only nr, so the kernel's action cache keeps it free.
+func sentinelFilter(sentinel uint32) ([]bpf.RawInstruction, error) {
+	return bpf.Assemble([]bpf.Instruction{
 		bpf.LoadAbsolute{Off: offNr, Size: 4},
-		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: sentinel, SkipTrue: 1},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: sentinel, SkipFalse: 1},
 		bpf.RetConstant{Val: unix.SECCOMP_RET_KILL_PROCESS},
-		bpf.LoadAbsolute{Off: offArch, Size: 4},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: abi.AuditArch(), SkipTrue: 1},
-		trace(reasonArch),
-		bpf.LoadAbsolute{Off: offNr, Size: 4},
-	}
-	switch abi {
-	case bitmap.X86_64:
-		p = append(p,
-			bpf.JumpIf{Cond: bpf.JumpBitsNotSet, Val: bitmap.X32SyscallBit, SkipTrue: 1},
-			trace(reasonX32))
-	case bitmap.X32:
-		p = append(p,
-			bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: bitmap.X32SyscallBit, SkipTrue: 1},
-			trace(reasonX32),
-			bpf.ALUOpConstant{Op: bpf.ALUOpSub, Val: bitmap.X32SyscallBit})
-	}
-	var beyond bpf.Instruction = allow
-	if set.DenyBeyond() {
-		beyond = trace(reasonBeyond)
-	}
-	p = append(p,
-		bpf.JumpIf{Cond: bpf.JumpLessThan, Val: bitmap.Size, SkipTrue: 1},
-		beyond)
-	for nr := range set.All() {
-		p = append(p,
-			bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: uint32(nr), SkipTrue: 1},
-			trace(reasonBitmap))
-	}
-	p = append(p, allow)
-	return bpf.Assemble(p)
+		bpf.RetConstant{Val: unix.SECCOMP_RET_ALLOW},
+	})
 }
 
-// encodeFilter turns a filter into the text the child reads from its
-// environment: base64 of the struct sock_filter array in host byte order.
-func encodeFilter(f []bpf.RawInstruction) string {
-	b := make([]byte, 0, 8*len(f))
-	for _, in := range f {
-		b = binary.NativeEndian.AppendUint16(b, in.Op)
-		b = append(b, in.Jt, in.Jf)
-		b = binary.NativeEndian.AppendUint32(b, in.K)
+// encodeFilters turns filters into the text the child reads from its
+// environment: for each, base64 of the struct sock_filter array in host
+// byte order; separated by commas, in the order they are to be installed.
+func encodeFilters(filters ...[]bpf.RawInstruction) string {
+	var enc []string
+	for _, f := range filters {
+		b := make([]byte, 0, 8*len(f))
+		for _, in := range f {
+			b = binary.NativeEndian.AppendUint16(b, in.Op)
+			b = append(b, in.Jt, in.Jf)
+			b = binary.NativeEndian.AppendUint32(b, in.K)
+		}
+		enc = append(enc, base64.StdEncoding.EncodeToString(b))
 	}
-	return base64.StdEncoding.EncodeToString(b)
+	return strings.Join(enc, ",")
+}
+
+func decodeFilters(s string) ([][]unix.SockFilter, error) {
+	var fs [][]unix.SockFilter
+	for _, e := range strings.Split(s, ",") {
+		f, err := decodeFilter(e)
+		if err != nil {
+			return nil, err
+		}
+		fs = append(fs, f)
+	}
+	return fs, nil
 }
 
 func decodeFilter(s string) ([]unix.SockFilter, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
@@ -39,7 +40,7 @@ func Record(ctx context.Context, c Config) (*profile.Profile, unix.WaitStatus, e
 		return nil
 	}
 	started := func(exe string) { rec.Executable = exe }
-	ws, err := run(ctx, c, filter, h, started)
+	ws, err := run(ctx, c, [][]bpf.RawInstruction{filter}, h, started)
 	if err != nil {
 		return nil, ws, err
 	}

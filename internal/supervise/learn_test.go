@@ -202,11 +202,13 @@ func TestRecordNotStarted(t *testing.T) {
 	if err := os.WriteFile(notExec, []byte("not a program"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, stderr := capture(t)
-	_ = stderr
-	_, ws, err := Record(context.Background(), Config{Path: notExec, Argv: []string{notExec}})
+	stderr, read := capture(t)
+	_, ws, err := Record(context.Background(), Config{Path: notExec, Argv: []string{notExec}, Stderr: stderr})
 	if !errors.Is(err, ErrNotStarted) || !ws.Exited() || ws.ExitStatus() != exitExec {
 		t.Errorf("Record(non-executable) = %s, %v; want exit %d, ErrNotStarted", Status(ws), err, exitExec)
+	}
+	if want := "sysrestrict-exec: " + notExec + ": execve: permission denied\n"; read() != want {
+		t.Errorf("child's stderr = %q, want %q", read(), want)
 	}
 }
 

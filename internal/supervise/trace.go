@@ -105,13 +105,13 @@ type tracee struct {
 // change the tracee's registers; the tracer resumes it afterwards.
 type handler func(pid int, t *tracee, si syscallInfo) error
 
-// run starts the supervised child with filter, traces it and every thread
+// run starts the supervised child with filters (installed in order), traces it and every thread
 // and child it makes until the last one is gone, and returns PROGRAM's
 // wait status. started, if not nil, is called at PROGRAM's exec.
 //
 // It waits with wait4(-1, __WALL): the caller must not have other children
 // that it waits for while run runs.
-func run(ctx context.Context, c Config, filter []bpf.RawInstruction, h handler, started func(exe string)) (unix.WaitStatus, error) {
+func run(ctx context.Context, c Config, filters [][]bpf.RawInstruction, h handler, started func(exe string)) (unix.WaitStatus, error) {
 	type result struct {
 		ws  unix.WaitStatus
 		err error
@@ -123,7 +123,7 @@ func run(ctx context.Context, c Config, filter []bpf.RawInstruction, h handler, 
 		// without unlocking, the thread exits, and PTRACE_O_EXITKILL
 		// kills whatever tracee is left, so nothing runs unsupervised.
 		runtime.LockOSThread()
-		ws, err := trace(ctx, c, filter, h, started)
+		ws, err := trace(ctx, c, filters, h, started)
 		if err == nil || errors.Is(err, ErrNotStarted) {
 			runtime.UnlockOSThread()
 		}
@@ -133,8 +133,8 @@ func run(ctx context.Context, c Config, filter []bpf.RawInstruction, h handler, 
 	return r.ws, r.err
 }
 
-func trace(ctx context.Context, c Config, filter []bpf.RawInstruction, h handler, started func(exe string)) (unix.WaitStatus, error) {
-	env := append(append([]string(nil), c.Env...), envChild+"="+encodeFilter(filter))
+func trace(ctx context.Context, c Config, filters [][]bpf.RawInstruction, h handler, started func(exe string)) (unix.WaitStatus, error) {
+	env := append(append([]string(nil), c.Env...), envChild+"="+encodeFilters(filters...))
 	prog := c.File
 	if prog == nil {
 		// Only to hold descriptor 3; the child executes c.Path by name.
