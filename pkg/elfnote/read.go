@@ -320,17 +320,14 @@ func (im *image) parseSects() error {
 	return nil
 }
 
-// sectName returns the name of section i.
-func (im *image) sectName(i int) string {
+// sectNamed reports whether section i is called name.
+func (im *image) sectNamed(i int, name string) bool {
 	n := uint64(im.sects[i].Name)
-	if n >= uint64(len(im.shstrtab)) {
-		return ""
+	if n >= uint64(len(im.shstrtab)) || uint64(len(im.shstrtab))-n <= uint64(len(name)) {
+		return false
 	}
-	s := im.shstrtab[n:]
-	if j := bytes.IndexByte(s, 0); j >= 0 {
-		s = s[:j]
-	}
-	return string(s)
+	s := im.shstrtab[n : n+uint64(len(name))+1]
+	return s[len(name)] == 0 && string(s[:len(name)]) == name
 }
 
 // findNote looks for the sysrestrict note in the PT_NOTE segments and the
@@ -370,7 +367,7 @@ func (im *image) findNote() error {
 		}
 	}
 	for i := range im.sects {
-		if im.sectName(i) != Section {
+		if !im.sectNamed(i, Section) {
 			continue
 		}
 		s := im.sects[i]

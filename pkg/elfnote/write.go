@@ -210,7 +210,10 @@ func replace(src *os.File, fi os.FileInfo, dest string, p *Plan) (err error) {
 	}
 	// io.CopyN between two *os.File uses copy_file_range(2): the kernel
 	// copies, or shares extents on filesystems that can.
-	if _, err := io.CopyN(tmp, io.NewSectionReader(src, 0, p.Cut), p.Cut); err != nil {
+	if _, err := src.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if _, err := io.CopyN(tmp, src, p.Cut); err != nil {
 		return fmt.Errorf("copying: %w", err)
 	}
 	if p.Size != p.Cut {
