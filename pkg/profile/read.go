@@ -88,9 +88,11 @@ func Read(r io.Reader) (*Profile, error) {
 		}
 		p.Add(abi, nr, "", js.Count)
 		j, _ := slices.BinarySearchFunc(p.Syscalls, key{abi, nr}, compareKey)
-		exes := slices.Clone(js.Executables)
-		slices.Sort(exes)
-		p.Syscalls[j].Executables = slices.Compact(exes)
+		if len(js.Executables) > 0 {
+			exes := slices.Clone(js.Executables)
+			slices.Sort(exes)
+			p.Syscalls[j].Executables = slices.Compact(exes)
+		}
 	}
 	for i, jr := range jp.Runs {
 		abi := bitmap.Unknown
