@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -238,5 +239,20 @@ func TestLearnMerges(t *testing.T) {
 	}
 	if want := []uint64{1, 2}; !slices.Equal(counts, want) {
 		t.Errorf("count of times after each Learn = %v, want %v", counts, want)
+	}
+}
+
+// TestSIGTERMForwarded: SIGTERM sent to the supervisor reaches PROGRAM,
+// whose death by it comes back as the status.
+func TestSIGTERMForwarded(t *testing.T) {
+	sleep := need(t, "sleep")
+	go func() {
+		time.Sleep(300 * time.Millisecond) // Record has its handler in place long before
+		unix.Kill(os.Getpid(), unix.SIGTERM)
+	}()
+	start := time.Now()
+	_, _, ws := record(t, []string{sleep, "10"})
+	if !ws.Signaled() || ws.Signal() != unix.SIGTERM || time.Since(start) > 5*time.Second {
+		t.Errorf("Record(sleep 10) with SIGTERM sent to the supervisor = %s after %v, want signal SIGTERM at once", Status(ws), time.Since(start))
 	}
 }

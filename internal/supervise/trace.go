@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime"
 	"strconv"
 	"sync"
@@ -163,6 +164,25 @@ func trace(ctx context.Context, c Config, filters [][]bpf.RawInstruction, h hand
 	if err != nil {
 		return 0, fmt.Errorf("starting %s: %w", launcher, err)
 	}
+
+	// While PROGRAM runs, the supervisor stands aside like a shell
+	// waiting for a foreground job: SIGINT and SIGQUIT from the terminal
+	// reach PROGRAM (same process group) and the supervisor ignores them,
+	// so it can still write the profile and pass PROGRAM's death on;
+	// SIGTERM and SIGHUP sent to the supervisor are passed to PROGRAM.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGHUP)
+	go func() {
+		for s := range sigs {
+			if s == unix.SIGTERM || s == unix.SIGHUP {
+				unix.Kill(pid, s.(unix.Signal))
+			}
+		}
+	}()
+	defer func() {
+		signal.Stop(sigs)
+		close(sigs)
+	}()
 
 	var mu sync.Mutex
 	live := map[int]*tracee{pid: {root: true}}
