@@ -87,7 +87,7 @@ func (p *Plan) patch(off uint64, data []byte) {
 // PlanStamp computes the plan that gives the file read through r a note
 // holding exactly set (taken as a set of the file's ABI).
 func PlanStamp(r io.ReaderAt, set bitmap.Set) (*Plan, error) {
-	im, err := parse(r)
+	im, err := parseLenient(r)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func PlanStamp(r io.ReaderAt, set bitmap.Set) (*Plan, error) {
 // PlanRemove computes the plan that removes the note from the file read
 // through r. It fails with ErrNoNote if there is none.
 func PlanRemove(r io.ReaderAt) (*Plan, error) {
-	im, err := parse(r)
+	im, err := parseLenient(r)
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +179,17 @@ func (im *image) planStamp(set bitmap.Set) (*Plan, error) {
 	if err := im.checkStampable(); err != nil {
 		return nil, err
 	}
+	if im.damage != nil {
+		// Repair: the damaged note's program header and section are
+		// reused or replaced by a fresh note.
+		set = set.WithABI(im.abi())
+		before, err := im.damagedSet()
+		if err != nil {
+			before = bitmap.NewSet(im.abi())
+		}
+		p := &Plan{Cut: im.size, Size: im.size, orig: im.size, Before: before, After: set}
+		return p, im.planAdd(p, set)
+	}
 	f, err := im.file()
 	if err != nil {
 		return nil, err
@@ -233,6 +244,42 @@ func (im *image) planStamp(set bitmap.Set) (*Plan, error) {
 	return p, nil
 }
 
+func (im *image) abi() bitmap.ABI { return bitmap.ABIFromELF(im.machine, im.class) }
+
+// damagedSet returns the set of a damaged note: from its PT_NOTE, or from
+// the bytes its section names.
+func (im *image) damagedSet() (bitmap.Set, error) {
+	if im.noteFound {
+		return bitmap.FromNote(im.abi(), im.scan.bitmap, im.scan.flags)
+	}
+	s := im.sects[im.staleSect]
+	if s.Off > uint64(im.size) || s.Size > uint64(im.size)-s.Off || s.Size > maxNoteSeg {
+		return bitmap.Set{}, badNote(int64(s.Off), "section %s lies outside the file", Section)
+	}
+	seg := make([]byte, s.Size)
+	if err := im.readAt(seg, s.Off); err != nil {
+		return bitmap.Set{}, err
+	}
+	ns, err := scanNotes(seg, int64(s.Off), 4, im.bo)
+	if err != nil {
+		return bitmap.Set{}, err
+	}
+	if ns.bitmapOff == 0 {
+		return bitmap.Set{}, badNote(int64(s.Off), "section %s holds no NT_SYSRESTRICT_BITMAP note", Section)
+	}
+	return bitmap.FromNote(im.abi(), ns.bitmap, ns.flags)
+}
+
+// baseProgs returns the program headers a new note is planned from: those
+// of the file, with the PT_NOTE of a damaged stamp turned into a PT_NULL.
+func (im *image) baseProgs() []prog {
+	progs := slices.Clone(im.progs)
+	if im.damage != nil && im.noteFound {
+		progs[im.note.Prog] = prog{}
+	}
+	return progs
+}
+
 // overlay reads a file as a plan would leave it.
 type overlay struct {
 	base io.ReaderAt
@@ -273,6 +320,7 @@ type sectLayout struct {
 	end             uint64 // end of both
 	inPlace         bool   // .shstrtab grown in place, table moved just behind it
 	name            uint32 // sh_name of the new section
+	reuse           int    // the section header of a damaged stamp, reused in place
 }
 
 // planSects decides where the section names and headers go. With the
@@ -280,6 +328,12 @@ type sectLayout struct {
 // appended to .shstrtab and the table moved up behind it; otherwise both
 // are copied to the end of the file, and the old ones are left unused.
 func (im *image) planSects() (*sectLayout, error) {
+	if im.staleSect != 0 {
+		return &sectLayout{reuse: im.staleSect}, nil
+	}
+	if im.damage != nil && im.note.Section != 0 {
+		return &sectLayout{reuse: im.note.Section}, nil
+	}
 	if len(im.sects) == 0 || len(im.shstrtab) == 0 {
 		return nil, nil
 	}
@@ -312,6 +366,15 @@ func (im *image) planSects() (*sectLayout, error) {
 // emitSects writes the section names and headers with the note's section.
 func (im *image) emitSects(p *Plan, sl *sectLayout, noteOff, noteVaddr uint64) {
 	if sl == nil {
+		return
+	}
+	if sl.reuse != 0 {
+		b := make([]byte, im.shentsize)
+		im.encodeSect(b, sect{
+			Name: im.sects[sl.reuse].Name, Type: elf.SHT_NOTE, Flags: uint64(elf.SHF_ALLOC),
+			Addr: noteVaddr, Off: noteOff, Size: noteSize, Addralign: 4,
+		})
+		p.patch(im.shoff+uint64(sl.reuse*im.shentsize), b)
 		return
 	}
 	st := im.sects[im.shstrndx]
@@ -447,7 +510,7 @@ func (im *image) planAdd(p *Plan, set bitmap.Set) error {
 	ent := uint64(im.phentsize)
 	n := uint64(len(im.progs))
 	tableEnd := im.phoff + n*ent
-	progs := slices.Clone(im.progs)
+	progs := im.baseProgs()
 	phoff := im.phoff
 
 	// Strategy 2: an unused PT_NULL entry, or room for one right after the
@@ -521,7 +584,7 @@ func (im *image) planAdd(p *Plan, set bitmap.Set) error {
 		}
 		if ok {
 			p.Strategy = StrategyMoveTable
-			progs = slices.Clone(im.progs)
+			progs = im.baseProgs()
 			progs[i].Filesz, progs[i].Memsz = newEnd-l.Off, newEnd-l.Off
 			progs = append(progs, noteProg(noteOff, noteOff+delta))
 		}
@@ -532,7 +595,7 @@ func (im *image) planAdd(p *Plan, set bitmap.Set) error {
 		ps := im.pageSize()
 		fileEnd := uint64(im.size)
 		if sl != nil {
-			fileEnd = sl.end
+			fileEnd = max(fileEnd, sl.end)
 		}
 		memEnd := uint64(0)
 		for _, l := range im.progs {
@@ -560,7 +623,7 @@ func (im *image) planAdd(p *Plan, set bitmap.Set) error {
 				last = i
 			}
 		}
-		progs = slices.Clone(im.progs)
+		progs = im.baseProgs()
 		progs = slices.Insert(progs, last+1, seg)
 		progs = append(progs, noteProg(noteOff, noteOff+delta))
 		p.Strategy = StrategyAppend

@@ -76,6 +76,8 @@ type image struct {
 	shstrtab  []byte // the section name table, if any
 	extended  bool   // extended section numbering (e_shnum == 0 and e_shoff != 0)
 	noteFound bool
+	damage    error // a stamp damaged by a later tool (see findNote)
+	staleSect int   // the .note.sysrestrict section of a damaged stamp, or 0
 	note      Location
 	scan      noteScan
 }
@@ -169,6 +171,17 @@ func (im *image) file() (*File, error) {
 
 // parse reads and checks the headers and finds the note.
 func parse(r io.ReaderAt) (*image, error) {
+	im, err := parseLenient(r)
+	if err == nil && im.damage != nil {
+		err = im.damage
+	}
+	return im, err
+}
+
+// parseLenient is parse for the stamper: a stamp damaged by a later tool
+// is recorded in im.damage rather than returned, so that it can be
+// repaired.
+func parseLenient(r io.ReaderAt) (*image, error) {
 	im := &image{r: r}
 	var known bool
 	im.size, known = sizeOf(r)
@@ -195,7 +208,7 @@ func parse(r io.ReaderAt) (*image, error) {
 	if err := im.parseSects(); err != nil {
 		return nil, err
 	}
-	if err := im.findNote(); err != nil {
+	if err := im.findNote(); err != nil && err != im.damage {
 		return nil, err
 	}
 	return im, nil
@@ -372,22 +385,33 @@ func (im *image) findNote() error {
 		}
 		s := im.sects[i]
 		off := int64(im.shoff) + int64(i*im.shentsize)
-		if !im.noteFound {
-			return badNote(off, "section %s has no PT_NOTE program header covering it (the file was changed after stamping, e.g. by strip or objcopy); re-stamp it", Section)
-		}
-		if im.note.Section != 0 {
+		if im.note.Section != 0 || im.staleSect != 0 {
 			return badNote(off, "two %s sections", Section)
 		}
-		if s.Type != elf.SHT_NOTE || s.Off != uint64(im.note.Offset) || s.Size != uint64(im.note.Size) || s.Flags&uint64(elf.SHF_ALLOC) == 0 || s.Addr != im.note.Vaddr {
-			return badNote(off, "section %s (offset %#x, size %d, address %#x) and its PT_NOTE (offset %#x, size %d, address %#x) disagree (the file was changed after stamping); re-stamp it",
-				Section, s.Off, s.Size, s.Addr, im.note.Offset, im.note.Size, im.note.Vaddr)
+		switch {
+		case !im.noteFound:
+			im.staleSect = i
+			im.damaged(badNote(off, "section %s has no PT_NOTE program header covering it (the file was changed after stamping, e.g. by strip or objcopy); stamp it again to repair it", Section))
+		case s.Type != elf.SHT_NOTE || s.Off != uint64(im.note.Offset) || s.Size != uint64(im.note.Size) || s.Flags&uint64(elf.SHF_ALLOC) == 0 || s.Addr != im.note.Vaddr:
+			im.staleSect = i
+			im.damaged(badNote(off, "section %s (offset %#x, size %d, address %#x) and its PT_NOTE (offset %#x, size %d, address %#x) disagree (the file was changed after stamping); stamp it again to repair it",
+				Section, s.Off, s.Size, s.Addr, im.note.Offset, im.note.Size, im.note.Vaddr))
+		default:
+			im.note.Section = i
 		}
-		im.note.Section = i
 	}
 	if im.noteFound && !im.mapsFile(im.note.Vaddr, uint64(im.note.Offset), uint64(im.note.Size)) {
-		return badNote(int64(im.phoff)+int64(im.note.Prog*im.phentsize), "the sysrestrict PT_NOTE's address %#x does not map its own bytes (the file was changed after stamping); re-stamp it", im.note.Vaddr)
+		im.damaged(badNote(int64(im.phoff)+int64(im.note.Prog*im.phentsize), "the sysrestrict PT_NOTE's address %#x does not map its own bytes (the file was changed after stamping); stamp it again to repair it", im.note.Vaddr))
 	}
-	return nil
+	return im.damage
+}
+
+// damaged records the first sign that a stamp was damaged by a later tool.
+// Strict readers fail with it; the stamper repairs the stamp.
+func (im *image) damaged(err error) {
+	if im.damage == nil {
+		im.damage = err
+	}
 }
 
 // mapsFile reports whether a PT_LOAD maps the file bytes [off, off+size) at

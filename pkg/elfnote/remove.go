@@ -17,6 +17,9 @@ func (im *image) planRemove() (*Plan, error) {
 	if err := im.checkStampable(); err != nil {
 		return nil, err
 	}
+	if im.damage != nil {
+		return im.removeDamaged()
+	}
 	f, err := im.file()
 	if err != nil {
 		return nil, err
@@ -303,4 +306,24 @@ func (im *image) isOldSects(off uint64, want []sect, limit uint64) bool {
 	}
 	names := make([]byte, st.Size)
 	return im.readAt(names, st.Off) == nil && bytes.Equal(names, im.shstrtab[:st.Size])
+}
+
+// removeDamaged removes a stamp damaged by a later tool: its PT_NOTE
+// becomes a PT_NULL and its section an SHT_NULL section; nothing else
+// can be relied on.
+func (im *image) removeDamaged() (*Plan, error) {
+	before, err := im.damagedSet()
+	if err != nil {
+		before = bitmap.NewSet(im.abi())
+	}
+	p := &Plan{Strategy: StrategyRemove, Cut: im.size, Size: im.size, orig: im.size, Before: before, After: bitmap.NewSet(im.abi())}
+	if im.noteFound {
+		p.patch(im.phoff+uint64(im.note.Prog*im.phentsize), make([]byte, im.phentsize))
+	}
+	for _, i := range []int{im.staleSect, im.note.Section} {
+		if i != 0 {
+			p.patch(im.shoff+uint64(i*im.shentsize), make([]byte, im.shentsize))
+		}
+	}
+	return p, nil
 }

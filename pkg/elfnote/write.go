@@ -50,11 +50,20 @@ type Result struct {
 func Stamp(name string, set bitmap.Set, opts Options) (*Result, error) {
 	return modify(name, opts, func(im *image) (*Plan, error) {
 		if !opts.Replace {
-			f, err := im.file()
-			if err != nil {
-				return nil, err
+			var before bitmap.Set
+			var err error
+			if im.damage != nil {
+				if before, err = im.damagedSet(); err != nil {
+					return nil, fmt.Errorf("%w; its restrictions cannot be read (%v): stamp it with the full set, replacing the note", im.damage, err)
+				}
+			} else {
+				f, err := im.file()
+				if err != nil {
+					return nil, err
+				}
+				before = f.Set
 			}
-			set = set.WithABI(f.ABI).Union(f.Set)
+			set = set.WithABI(before.ABI()).Union(before)
 		}
 		return im.planStamp(set)
 	})
@@ -123,7 +132,7 @@ func modifyOnce(target string, opts Options, plan func(*image) (*Plan, error)) (
 	if err := step("plan"); err != nil {
 		return nil, err
 	}
-	im, err := parse(f)
+	im, err := parseLenient(f)
 	if err != nil {
 		return nil, err
 	}
