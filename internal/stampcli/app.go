@@ -1,0 +1,202 @@
+// Package stampcli is sysrestrict-stamp: it puts, shows, checks and removes
+// the restriction note of ELF binaries (SPEC section 2). cmd/sysrestrict-stamp
+// only runs it.
+package stampcli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sysrestrict/sysrestrict/internal/version"
+	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+)
+
+// Exit statuses of SPEC section 2.
+const (
+	ExitOK     = 0 // every file done
+	ExitFailed = 1 // a file failed (the others were still processed), or --check found one short
+	ExitUsage  = 2 // usage error, including a LIST that does not resolve: no file touched
+)
+
+// usageError marks an error as a usage error: exit 2, nothing touched.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// failed reports that some files failed; each failure was already printed.
+type failed struct{ n int }
+
+func (e failed) Error() string {
+	if e.n == 1 {
+		return "1 file failed"
+	}
+	return fmt.Sprintf("%d files failed", e.n)
+}
+
+const description = `Writes a syscall restriction bitmap into the .note.sysrestrict note of
+already-linked ELF binaries, for sysrestrict-exec to enforce with seccomp.
+
+LIST is comma-separated: syscall names (execve), numbers (59), inclusive
+ranges (300-310) and groups (@debug); names are resolved with each binary's
+own ABI. Restrictions accumulate: without --replace a stamp never loosens a
+binary.
+
+Examples:
+   sysrestrict-stamp --deny @exec,ptrace ./server
+   sysrestrict-stamp --allow-profile server.profile.json ./server
+   sysrestrict-stamp --show --json ./server
+   sysrestrict-stamp --check --deny @exec ./dist/bin/*
+
+Exit status: 0 all files done; 1 a file failed or --check found one short
+(the other files are still processed); 2 usage error, including a LIST
+that does not resolve, in which case no file is touched.
+
+Stamp last: GNU strip or objcopy run after stamping can undo the stamp
+(--check detects it). See docs/stamping.md.`
+
+// New returns the sysrestrict-stamp application writing to stdout and
+// stderr.
+func New(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:            "sysrestrict-stamp",
+		Usage:           "put a syscall restriction note into ELF binaries",
+		UsageText:       "sysrestrict-stamp [options] FILE...",
+		Description:     description,
+		Version:         version.Version,
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		HideHelpCommand: true,
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "deny", Usage: "restrict the syscalls in `LIST` (repeatable)"},
+			&cli.StringSliceFlag{Name: "allow", Usage: "allowlist: restrict every syscall not in `LIST` nor in @default, and every number from 512 up (repeatable)"},
+			&cli.StringSliceFlag{Name: "allow-profile", Usage: "as --allow, with the syscalls recorded in `FILE` by sysrestrict-exec --learn (repeatable)"},
+			&cli.BoolFlag{Name: "replace", Usage: "start from no restrictions instead of the binary's current ones"},
+			&cli.BoolFlag{Name: "remove", Usage: "remove the note; the binary runs as before"},
+			&cli.BoolFlag{Name: "show", Usage: "print each FILE's restrictions; change nothing"},
+			&cli.BoolFlag{Name: "check", Usage: "change nothing; exit 1 unless every FILE restricts at least what --deny/--allow name"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the result to `FILE` (one input only); the input is untouched"},
+			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "say what would change; change nothing"},
+			&cli.BoolFlag{Name: "list-syscalls", Usage: "print the syscall table of --arch"},
+			&cli.StringFlag{Name: "arch", Value: "x86_64", Usage: "`ABI` for --list-syscalls and --list-groups: x86_64, x32, i386, aarch64, arm"},
+			&cli.BoolFlag{Name: "list-groups", Usage: "print the syscall groups and their members (resolved for --arch when given)"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors"},
+			&cli.BoolFlag{Name: "json", Usage: "machine-readable output: one JSON object per file"},
+		},
+		Action: func(c *cli.Context) error {
+			return run(c, stdout, stderr)
+		},
+		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
+			return usageError{err}
+		},
+	}
+}
+
+// Run runs sysrestrict-stamp with args (args[0] is the program name) and
+// returns its exit status. Errors are printed as "sysrestrict-stamp: ...".
+func Run(args []string, stdout, stderr io.Writer) int {
+	err := New(stdout, stderr).Run(args)
+	var u usageError
+	var f failed
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &f):
+		return ExitFailed
+	case errors.As(err, &u):
+		fmt.Fprintf(stderr, "sysrestrict-stamp: %v\n", err)
+		fmt.Fprintf(stderr, "Run 'sysrestrict-stamp --help' for usage.\n")
+		return ExitUsage
+	default:
+		fmt.Fprintf(stderr, "sysrestrict-stamp: %v\n", err)
+		return ExitFailed
+	}
+}
+
+// mode is what one run does.
+type mode int
+
+const (
+	modeStamp mode = iota
+	modeRemove
+	modeShow
+	modeCheck
+)
+
+func run(c *cli.Context, stdout, stderr io.Writer) error {
+	asJSON := c.Bool("json")
+	if c.Bool("list-syscalls") || c.Bool("list-groups") {
+		abi, err := bitmap.ParseABI(c.String("arch"))
+		if err != nil {
+			return usageError{err}
+		}
+		if c.NArg() > 0 {
+			return usagef("--list-syscalls and --list-groups take no FILE")
+		}
+		if c.Bool("list-syscalls") {
+			return listSyscalls(stdout, abi, asJSON)
+		}
+		return listGroups(stdout, abi, c.IsSet("arch"), asJSON)
+	}
+
+	var modes []string
+	m := modeStamp
+	for _, f := range []struct {
+		flag string
+		m    mode
+	}{{"remove", modeRemove}, {"show", modeShow}, {"check", modeCheck}} {
+		if c.Bool(f.flag) {
+			modes = append(modes, "--"+f.flag)
+			m = f.m
+		}
+	}
+	if len(modes) > 1 {
+		return usagef("%s cannot be combined", strings.Join(modes, " and "))
+	}
+
+	req := request{
+		deny:     c.StringSlice("deny"),
+		allow:    c.StringSlice("allow"),
+		profiles: c.StringSlice("allow-profile"),
+		replace:  c.Bool("replace"),
+		output:   c.String("output"),
+		dryRun:   c.Bool("dry-run"),
+	}
+	files := c.Args().Slice()
+	hasLists := len(req.deny)+len(req.allow)+len(req.profiles) > 0
+	switch {
+	case len(files) == 0:
+		return usagef("no FILE given")
+	case req.output != "" && len(files) != 1:
+		return usagef("--output takes exactly one input FILE, got %d", len(files))
+	case req.output != "" && (m == modeShow || m == modeCheck):
+		return usagef("--output goes with stamping or --remove, not %s", modes[0])
+	case m == modeRemove && (hasLists || req.replace):
+		return usagef("--remove takes no --deny, --allow, --allow-profile or --replace")
+	case m == modeShow && (hasLists || req.replace || req.dryRun):
+		return usagef("--show takes no --deny, --allow, --allow-profile, --replace or --dry-run")
+	case m == modeCheck && !hasLists:
+		return usagef("--check needs --deny, --allow or --allow-profile to check against")
+	case m == modeCheck && (req.replace || req.dryRun):
+		return usagef("--check changes nothing: --replace and --dry-run do not apply")
+	case m == modeStamp && !hasLists && !req.replace:
+		return usagef("nothing to do: give --deny, --allow or --allow-profile (or --show, --check, --remove)")
+	}
+
+	out := &printer{stdout: stdout, stderr: stderr, quiet: c.Bool("quiet"), json: asJSON}
+	switch m {
+	case modeShow:
+		return show(files, out)
+	case modeRemove:
+		return remove(files, req, out)
+	}
+	return stamp(files, m == modeCheck, req, out)
+}

@@ -1,0 +1,310 @@
+package stampcli
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+	"github.com/sysrestrict/sysrestrict/pkg/elfnote"
+)
+
+// stampRun runs the command with args and returns its exit status, stdout
+// and stderr.
+func stampRun(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := Run(append([]string{"sysrestrict-stamp"}, args...), &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// fixture copies testdata/elf/name into a temporary directory.
+func fixture(t *testing.T, name string) string {
+	t.Helper()
+	src, err := os.Open(filepath.Join("../../testdata/elf", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst := filepath.Join(t.TempDir(), name)
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func readSet(t *testing.T, name string) (bitmap.Set, bool) {
+	t.Helper()
+	f, err := elfnote.ReadFile(name)
+	if err != nil {
+		t.Fatalf("elfnote.ReadFile(%s): %v", name, err)
+	}
+	return f.Set, f.Stamped
+}
+
+func mustRead(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestListSyscalls(t *testing.T) {
+	tests := []struct {
+		arch, want string
+	}{
+		{"aarch64", "221 execve"},
+		{"x86_64", "59 execve"},
+		{"arm64", "221 execve"},
+		{"i386", "11 execve"},
+		{"x32", "520 execve"},
+	}
+	for _, tt := range tests {
+		code, out, errOut := stampRun(t, "--list-syscalls", "--arch", tt.arch)
+		if code != 0 {
+			t.Fatalf("--list-syscalls --arch %s = %d, %s", tt.arch, code, errOut)
+		}
+		found := false
+		for _, line := range strings.Split(out, "\n") {
+			found = found || strings.HasPrefix(strings.TrimSpace(line), tt.want)
+		}
+		if !found {
+			t.Errorf("--list-syscalls --arch %s has no line %q", tt.arch, tt.want)
+		}
+	}
+	if code, _, errOut := stampRun(t, "--list-syscalls", "--arch", "vax"); code != ExitUsage || !strings.Contains(errOut, "vax") {
+		t.Errorf("--arch vax = %d, %q, want %d naming vax", code, errOut, ExitUsage)
+	}
+}
+
+func TestListGroups(t *testing.T) {
+	code, out, _ := stampRun(t, "--list-groups")
+	if code != 0 {
+		t.Fatalf("--list-groups = %d", code)
+	}
+	for _, g := range bitmap.Groups() {
+		if !strings.Contains(out, g.Name+"  (") {
+			t.Errorf("--list-groups does not show %s", g.Name)
+		}
+	}
+	for _, member := range []string{"execveat", "ptrace", "io_uring_setup", "@basic-io"} {
+		if !strings.Contains(out, member) {
+			t.Errorf("--list-groups does not show member %s", member)
+		}
+	}
+	code, out, _ = stampRun(t, "--list-groups", "--arch", "aarch64")
+	if code != 0 || !strings.Contains(out, "execve=221") {
+		t.Errorf("--list-groups --arch aarch64 = %d, no execve=221 in it", code)
+	}
+}
+
+func TestStampShowCheckRemove(t *testing.T) {
+	bin := fixture(t, "x86_64-pie")
+	orig := mustRead(t, bin)
+
+	code, out, errOut := stampRun(t, "--deny", "execve,ptrace", bin)
+	if code != 0 {
+		t.Fatalf("--deny execve,ptrace = %d, %s", code, errOut)
+	}
+	if want := bin + ": +2 restricted (execve, ptrace); 2 total\n"; out != want {
+		t.Errorf("stamp output = %q, want %q", out, want)
+	}
+	if !strings.Contains(errOut, "warning") || !strings.Contains(errOut, "execveat") {
+		t.Errorf("stamp stderr = %q, want the execveat sibling warning", errOut)
+	}
+	if s, ok := readSet(t, bin); !ok || s.String() != "{execve,ptrace}" {
+		t.Errorf("after stamp, note = %v, %v", s, ok)
+	}
+
+	// Restrictions accumulate.
+	code, out, _ = stampRun(t, "-q", "--deny", "execveat", bin)
+	if code != 0 || out != "" {
+		t.Errorf("-q --deny execveat = %d, %q, want 0 and no output", code, out)
+	}
+	if s, _ := readSet(t, bin); s.String() != "{execve,ptrace,execveat}" {
+		t.Errorf("after second stamp, note = %v, want the union", s)
+	}
+
+	// The same stamp again changes nothing.
+	before := mustRead(t, bin)
+	code, out, _ = stampRun(t, "--deny", "execve", bin)
+	if code != 0 || !strings.Contains(out, "unchanged") || !bytes.Equal(before, mustRead(t, bin)) {
+		t.Errorf("restamp = %d, %q, file changed: %v", code, out, !bytes.Equal(before, mustRead(t, bin)))
+	}
+
+	code, out, _ = stampRun(t, "--show", bin)
+	if code != 0 || !strings.Contains(out, "3 restricted: execve, ptrace, execveat") {
+		t.Errorf("--show = %d, %q", code, out)
+	}
+	code, out, _ = stampRun(t, "--show", "--json", bin)
+	var rec fileJSON
+	if err := json.Unmarshal([]byte(out), &rec); code != 0 || err != nil || len(rec.Restricted) != 3 || rec.ABI != "x86_64" {
+		t.Errorf("--show --json = %d, %q (%v)", code, out, err)
+	}
+
+	if code, _, _ := stampRun(t, "--check", "--deny", "@exec", bin); code != 0 {
+		t.Errorf("--check --deny @exec = %d, want 0", code)
+	}
+	if code, _, errOut := stampRun(t, "--check", "--deny", "@exec,mount", bin); code != ExitFailed || !strings.Contains(errOut, "mount") {
+		t.Errorf("--check --deny @exec,mount = %d, %q, want 1 naming mount", code, errOut)
+	}
+
+	// --replace may loosen.
+	if code, _, errOut := stampRun(t, "--replace", "--deny", "mount", bin); code != 0 {
+		t.Fatalf("--replace = %d, %s", code, errOut)
+	}
+	if s, _ := readSet(t, bin); s.String() != "{mount}" {
+		t.Errorf("after --replace, note = %v, want {mount}", s)
+	}
+
+	if code, _, errOut := stampRun(t, "--remove", bin); code != 0 {
+		t.Fatalf("--remove = %d, %s", code, errOut)
+	}
+	if _, stamped := readSet(t, bin); stamped {
+		t.Errorf("after --remove, still stamped")
+	}
+	if !bytes.Equal(orig, mustRead(t, bin)) {
+		t.Logf("after --remove, %s is not byte-identical to the original (allowed, but note it)", bin)
+	}
+	if code, _, _ := stampRun(t, "--check", "--deny", "execve", bin); code != ExitFailed {
+		t.Errorf("--check on an unstamped file = %d, want 1", code)
+	}
+}
+
+func TestAllowlist(t *testing.T) {
+	bin := fixture(t, "x86_64-pie")
+	code, _, errOut := stampRun(t, "--allow", "read,write,openat", bin)
+	if code != 0 {
+		t.Fatalf("--allow = %d, %s", code, errOut)
+	}
+	s, _ := readSet(t, bin)
+	if !s.DenyBeyond() || s.Has(0) || s.Has(231) || !s.Has(59) {
+		t.Errorf("--allow read,write,openat gave %d restricted, DenyBeyond %v", s.Len(), s.DenyBeyond())
+	}
+	code, out, _ := stampRun(t, "--show", bin)
+	if code != 0 || !strings.Contains(out, "allowlist") || !strings.Contains(out, "openat") {
+		t.Errorf("--show of an allowlist = %q", out)
+	}
+	if code, _, _ := stampRun(t, "--check", "--allow", "read,write,openat,close", bin); code != 0 {
+		t.Errorf("--check with a wider allowlist = %d, want 0", code)
+	}
+	if code, _, _ := stampRun(t, "--check", "--allow", "read", bin); code != ExitFailed {
+		t.Errorf("--check with a narrower allowlist = %d, want 1", code)
+	}
+}
+
+func TestUsageErrorsTouchNothing(t *testing.T) {
+	bin := fixture(t, "x86_64-pie")
+	aarch := fixture(t, "aarch64-pie")
+	orig, origA := mustRead(t, bin), mustRead(t, aarch)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"typo", []string{"--deny", "exceve", bin}, "did you mean execve"},
+		{"range", []string{"--deny", "600", bin}, "0..511"},
+		{"no files", []string{"--deny", "execve"}, "no FILE"},
+		{"nothing to do", []string{bin}, "nothing to do"},
+		{"two modes", []string{"--show", "--remove", bin}, "cannot be combined"},
+		{"output with two", []string{"--deny", "execve", "-o", "x", bin, aarch}, "exactly one"},
+		{"remove with deny", []string{"--remove", "--deny", "execve", bin}, "--remove takes no"},
+		{"check without list", []string{"--check", bin}, "--check needs"},
+		{"unknown flag", []string{"--frobnicate", bin}, "frobnicate"},
+		// The first file resolves, the second does not: neither is touched.
+		{"aarch64 has no open", []string{"--deny", "open", bin, aarch}, "aarch64"},
+		{"missing profile", []string{"--allow-profile", "/nonexistent.json", bin}, "nonexistent"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errOut := stampRun(t, tt.args...)
+			if code != ExitUsage || !strings.Contains(errOut, tt.want) {
+				t.Errorf("%v = %d, %q, want %d and %q", tt.args, code, errOut, ExitUsage, tt.want)
+			}
+			if !bytes.Equal(orig, mustRead(t, bin)) || !bytes.Equal(origA, mustRead(t, aarch)) {
+				t.Errorf("%v changed a file", tt.args)
+			}
+		})
+	}
+}
+
+func TestFailuresAreNamedAndOthersProcessed(t *testing.T) {
+	bin := fixture(t, "x86_64-pie")
+	notELF := filepath.Join(t.TempDir(), "script.sh")
+	os.WriteFile(notELF, []byte("#!/bin/sh\necho hi\n"), 0o755)
+	appended := fixture(t, "x86_64-appended")
+	origApp := mustRead(t, appended)
+
+	code, out, errOut := stampRun(t, "--deny", "ptrace", notELF, bin, appended, "/nonexistent/bin")
+	if code != ExitFailed {
+		t.Errorf("exit = %d, want %d", code, ExitFailed)
+	}
+	for _, name := range []string{notELF, appended, "/nonexistent/bin"} {
+		if !strings.Contains(errOut, name) {
+			t.Errorf("stderr does not name %s: %q", name, errOut)
+		}
+	}
+	if !strings.Contains(out, bin+": +1 restricted (ptrace)") {
+		t.Errorf("the good file was not stamped: %q", out)
+	}
+	if !bytes.Equal(origApp, mustRead(t, appended)) {
+		t.Errorf("a file with appended data was changed")
+	}
+}
+
+func TestDryRunAndOutput(t *testing.T) {
+	bin := fixture(t, "x86_64-exec")
+	orig := mustRead(t, bin)
+	code, out, _ := stampRun(t, "--dry-run", "--deny", "ptrace", bin)
+	if code != 0 || !strings.Contains(out, "dry run") || !bytes.Equal(orig, mustRead(t, bin)) {
+		t.Errorf("--dry-run = %d, %q; file changed: %v", code, out, !bytes.Equal(orig, mustRead(t, bin)))
+	}
+	dst := filepath.Join(t.TempDir(), "out")
+	code, out, errOut := stampRun(t, "-o", dst, "--deny", "ptrace", bin)
+	if code != 0 || !strings.Contains(out, "-> "+dst) {
+		t.Fatalf("-o = %d, %q, %s", code, out, errOut)
+	}
+	if !bytes.Equal(orig, mustRead(t, bin)) {
+		t.Errorf("-o changed the input")
+	}
+	if s, ok := readSet(t, dst); !ok || s.String() != "{ptrace}" {
+		t.Errorf("-o output note = %v, %v", s, ok)
+	}
+}
+
+func TestUnknownABIByNumberOnly(t *testing.T) {
+	bin := fixture(t, "s390x-pie")
+	if code, _, errOut := stampRun(t, "--deny", "execve", bin); code != ExitUsage || !strings.Contains(errOut, "by number") {
+		t.Errorf("--deny execve on s390x = %d, %q, want usage error suggesting numbers", code, errOut)
+	}
+	if code, _, errOut := stampRun(t, "--deny", "11,26", bin); code != 0 {
+		t.Fatalf("--deny 11,26 on s390x = %d, %s", code, errOut)
+	}
+	if s, ok := readSet(t, bin); !ok || s.String() != "{11,26}" {
+		t.Errorf("s390x note = %v, %v", s, ok)
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	code, out, _ := stampRun(t, "--help")
+	if code != 0 || !strings.Contains(out, "--deny") || !strings.Contains(out, "Exit status") {
+		t.Errorf("--help = %d, %q", code, out)
+	}
+	code, out, _ = stampRun(t, "--version")
+	if code != 0 || !strings.Contains(out, "sysrestrict-stamp version") {
+		t.Errorf("--version = %d, %q", code, out)
+	}
+}
