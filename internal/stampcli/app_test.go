@@ -11,6 +11,7 @@ import (
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 	"github.com/sysrestrict/sysrestrict/pkg/elfnote"
+	"github.com/sysrestrict/sysrestrict/pkg/profile"
 )
 
 // stampRun runs the command with args and returns its exit status, stdout
@@ -306,5 +307,38 @@ func TestHelpAndVersion(t *testing.T) {
 	code, out, _ = stampRun(t, "--version")
 	if code != 0 || !strings.Contains(out, "sysrestrict-stamp version") {
 		t.Errorf("--version = %d, %q", code, out)
+	}
+}
+
+func TestAllowProfile(t *testing.T) {
+	bin := fixture(t, "x86_64-pie")
+	aarch := fixture(t, "aarch64-pie")
+	p := &profile.Profile{}
+	for _, name := range []string{"read", "write", "openat", "getdents64"} {
+		p.Add(bitmap.X86_64, bitmap.X86_64.Lookup(name)[0], "/usr/bin/ls", 1)
+	}
+	prof := filepath.Join(t.TempDir(), "ls.json")
+	if err := profile.WriteFile(prof, p); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := stampRun(t, "--allow-profile", prof, bin)
+	if code != 0 || !strings.Contains(out, "numbers from 512 up restricted") {
+		t.Fatalf("--allow-profile = %d, %q, %s", code, out, errOut)
+	}
+	s, _ := readSet(t, bin)
+	for _, name := range []string{"read", "write", "openat", "getdents64", "exit_group"} {
+		if s.Has(bitmap.X86_64.Lookup(name)[0]) {
+			t.Errorf("--allow-profile restricts %s, which the profile (or @default) allows", name)
+		}
+	}
+	if !s.Has(59) || !s.Has(41) || !s.DenyBeyond() {
+		t.Errorf("--allow-profile leaves execve or socket allowed: %v", s)
+	}
+	// The profile records x86_64 only: an aarch64 binary is a usage error,
+	// and nothing is touched.
+	orig := mustRead(t, aarch)
+	code, _, errOut = stampRun(t, "--allow-profile", prof, aarch)
+	if code != ExitUsage || !strings.Contains(errOut, "aarch64") || !bytes.Equal(orig, mustRead(t, aarch)) {
+		t.Errorf("--allow-profile on aarch64 = %d, %q, want %d and the file untouched", code, errOut, ExitUsage)
 	}
 }
