@@ -3,6 +3,7 @@ package enforce
 import (
 	"fmt"
 	"runtime"
+	"slices"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 	"golang.org/x/net/bpf"
@@ -179,7 +180,13 @@ func bitmapTree(set bitmap.Set, act node) node {
 		start int
 		in    bool
 	}
-	var runs []run
+	n := 1
+	for nr := 1; nr < bitmap.Size; nr++ {
+		if set.Has(nr) != set.Has(nr-1) {
+			n++
+		}
+	}
+	runs := make([]run, 0, n)
 	for nr := 0; nr < bitmap.Size; nr++ {
 		in := set.Has(nr)
 		if len(runs) == 0 || runs[len(runs)-1].in != in {
@@ -230,46 +237,84 @@ func and(mask uint32, next node) node { return stmtNode{bpf.RawInstruction{Op: o
 // compile lays out n. A jump puts the smaller of its two blocks first, so
 // the conditional skip is as short as it can be; when even that is beyond
 // the 8-bit jt/jf reach, a ja (32-bit offset) bridges it.
+//
+// The program is emitted backwards into one buffer — a block's size is
+// known once it is emitted, which is what the jump before it needs — and
+// reversed at the end: one allocation, which keeps the loader's start-up
+// cheap.
 func compile(n node) []bpf.RawInstruction {
+	out := make([]bpf.RawInstruction, 0, 64)
+	emit(n, &out)
+	slices.Reverse(out)
+	return out
+}
+
+// size returns the number of instructions n compiles to.
+func size(n node) int {
+	switch n := n.(type) {
+	case stmtNode:
+		return 1 + size(n.next)
+	case jumpNode:
+		if sameRet(n.t, n.f) {
+			return 1
+		}
+		t, f := size(n.t), size(n.f)
+		if min(t, f) > maxJumpJt {
+			return 2 + t + f
+		}
+		return 1 + t + f
+	}
+	return 1
+}
+
+func sameRet(a, b node) bool {
+	ra, ok1 := a.(retNode)
+	rb, ok2 := b.(retNode)
+	return ok1 && ok2 && ra == rb
+}
+
+// emit appends n's instructions to out in reverse order.
+func emit(n node, out *[]bpf.RawInstruction) {
 	switch n := n.(type) {
 	case retNode:
-		return []bpf.RawInstruction{{Op: opRetK, K: n.k}}
+		*out = append(*out, bpf.RawInstruction{Op: opRetK, K: n.k})
 	case stmtNode:
-		return append([]bpf.RawInstruction{n.ins}, compile(n.next)...)
+		emit(n.next, out)
+		*out = append(*out, n.ins)
 	case jumpNode:
-		t, f := compile(n.t), compile(n.f)
-		if len(t) == 1 && len(f) == 1 && t[0] == f[0] {
-			return t // both ways end in the same return
+		if sameRet(n.t, n.f) {
+			emit(n.t, out) // both ways end in the same return
+			return
 		}
-		first, second, firstIsTrue := f, t, false
-		if len(t) < len(f) {
-			first, second, firstIsTrue = t, f, true
+		first, second, firstIsTrue := n.f, n.t, false
+		if size(n.t) < size(n.f) {
+			first, second, firstIsTrue = n.t, n.f, true
 		}
-		skip := len(first)
-		out := make([]bpf.RawInstruction, 0, 2+len(t)+len(f))
+		emit(second, out)
+		before := len(*out)
+		emit(first, out)
+		skip := len(*out) - before
 		j := bpf.RawInstruction{Op: n.op, K: n.k}
 		if skip <= maxJumpJt {
-			// Taken the "first" way: fall through (0); the other way: skip
-			// the first block.
+			// To the first block: fall through (0); to the second: skip
+			// the first.
 			if firstIsTrue {
 				j.Jf = uint8(skip)
 			} else {
 				j.Jt = uint8(skip)
 			}
-			out = append(out, j)
-		} else {
-			// first way: skip the ja (1); other way: the ja over first.
-			if firstIsTrue {
-				j.Jf = 0
-				j.Jt = 1
-			} else {
-				j.Jt = 0
-				j.Jf = 1
-			}
-			out = append(out, j, bpf.RawInstruction{Op: opJa, K: uint32(skip)})
+			*out = append(*out, j)
+			return
 		}
-		out = append(out, first...)
-		return append(out, second...)
+		// To the first block: skip the ja (1); to the second: the ja
+		// over the first.
+		if firstIsTrue {
+			j.Jt = 1
+		} else {
+			j.Jf = 1
+		}
+		*out = append(*out, bpf.RawInstruction{Op: opJa, K: uint32(skip)}, j)
+	default:
+		panic(fmt.Sprintf("enforce: unknown node %T", n))
 	}
-	panic(fmt.Sprintf("enforce: unknown node %T", n))
 }

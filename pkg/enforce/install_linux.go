@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,12 +25,16 @@ func probe(f *Filter) error {
 	return nil
 }
 
-func (f *Filter) fprog() (*unix.SockFprog, []unix.SockFilter) {
-	sf := make([]unix.SockFilter, len(f.prog))
-	for i, ins := range f.prog {
-		sf[i] = unix.SockFilter{Code: ins.Op, Jt: ins.Jt, Jf: ins.Jf, K: ins.K}
-	}
-	return &unix.SockFprog{Len: uint16(len(sf)), Filter: &sf[0]}, sf
+// bpf.RawInstruction and struct sock_filter have the same layout (u16
+// code, u8 jt, u8 jf, u32 k): the program is handed to the kernel as it is,
+// with no copy to allocate on the loader's path.
+var _ [unsafe.Sizeof(unix.SockFilter{}) - unsafe.Sizeof(bpf.RawInstruction{})]struct{}
+var _ [unsafe.Sizeof(bpf.RawInstruction{}) - unsafe.Sizeof(unix.SockFilter{})]struct{}
+var _ [unsafe.Offsetof(unix.SockFilter{}.K) - unsafe.Offsetof(bpf.RawInstruction{}.K)]struct{}
+var _ [unsafe.Offsetof(bpf.RawInstruction{}.Jf) - unsafe.Offsetof(unix.SockFilter{}.Jf)]struct{}
+
+func (f *Filter) fprog() (*unix.SockFprog, []bpf.RawInstruction) {
+	return &unix.SockFprog{Len: uint16(len(f.prog)), Filter: (*unix.SockFilter)(unsafe.Pointer(&f.prog[0]))}, f.prog
 }
 
 // Exec installs f on the calling thread and execs the file open as f's
