@@ -323,3 +323,24 @@ func TestHelpVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestExecFailsUnderFilter: an exec that fails once the filter is in (a
+// relocatable object: ELF, readable, rejected by the kernel) reports and
+// exits 126; with write(2) restricted it cannot report, and still exits
+// 126 rather than dying of the filter.
+func TestExecFailsUnderFilter(t *testing.T) {
+	need(t)
+	obj := filepath.Join(t.TempDir(), "hello.o")
+	copyFile(t, "../../testdata/elf/x86_64-hello.o", obj, 0o755)
+	r := load(t, "--deny", "ptrace", obj)
+	wantExit(t, "filter, exec fails", r, 126, "")
+	if !strings.Contains(r.stderr, "exec under the filter failed, nothing was run: exec format error") {
+		t.Errorf("filter, exec fails: stderr %q", r.stderr)
+	}
+	r = load(t, "--deny", "write,ptrace", obj)
+	wantExit(t, "write restricted, exec fails", r, 126, "")
+	if r.stderr != "" {
+		t.Errorf("write restricted, exec fails: stderr %q, want none", r.stderr)
+	}
+	wantExit(t, "no filter, exec fails", load(t, obj), 126, "")
+}
