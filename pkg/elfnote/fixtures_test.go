@@ -64,8 +64,12 @@ func testRefused(t *testing.T, fx fixture) {
 		ok = errors.Is(err, ErrUnsupported)
 	case "bad-note":
 		ok = errors.Is(err, ErrBadNote)
-		if _, rerr := ReadFile(path); !errors.Is(rerr, ErrBadNote) {
+		f, rerr := ReadFile(path)
+		if !errors.Is(rerr, ErrBadNote) {
 			t.Errorf("ReadFile(%s) = %v, want ErrBadNote", fx.File, rerr)
+		}
+		if f == nil || f.Stamped || f.ABI != bitmap.X86_64 {
+			t.Errorf("ReadFile(%s) = %+v with ErrBadNote, want the headers without a note", fx.File, f)
 		}
 	default:
 		t.Fatalf("unknown expectation %q", fx.Expect)

@@ -2,6 +2,7 @@ package elfnote
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -32,6 +33,9 @@ func FuzzRead(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ef, err := Read(bytes.NewReader(data))
 		if err != nil {
+			if ef != nil && (!errors.Is(err, ErrBadNote) || ef.Stamped) {
+				t.Fatalf("Read returned %+v with %v", ef, err)
+			}
 			return
 		}
 		if ef.ABI != bitmap.ABIFromELF(ef.Machine, ef.Class) || ef.Set.ABI() != ef.ABI || ef.Size != int64(len(data)) {

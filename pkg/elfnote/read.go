@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"debug/elf"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -119,9 +120,17 @@ func sizeOf(r io.ReaderAt) (int64, bool) {
 // treated as hostile: every offset and size is checked against the file.
 // If r has neither a Size nor a Stat method, its size is taken to be what
 // ReadAt can read.
+//
+// When the headers are sound but the note is not (an error matching
+// ErrBadNote), Read returns the File without a note along with the error,
+// so that a caller can still learn the ABI; on any other error the File is
+// nil.
 func Read(r io.ReaderAt) (*File, error) {
 	im, err := parse(r)
 	if err != nil {
+		if im != nil && errors.Is(err, ErrBadNote) {
+			return im.header(), err
+		}
 		return nil, err
 	}
 	return im.file()
@@ -143,21 +152,27 @@ func ReadFile(name string) (*File, error) {
 	}
 	ef, err := Read(f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return ef, fmt.Errorf("%s: %w", name, err)
 	}
 	return ef, nil
 }
 
-func (im *image) file() (*File, error) {
-	f := &File{
+// header returns the File of im without its note.
+func (im *image) header() *File {
+	abi := bitmap.ABIFromELF(im.machine, im.class)
+	return &File{
 		Class:   im.class,
 		Data:    im.data,
 		Machine: im.machine,
 		Type:    im.typ,
-		ABI:     bitmap.ABIFromELF(im.machine, im.class),
+		ABI:     abi,
+		Set:     bitmap.NewSet(abi),
 		Size:    im.size,
 	}
-	f.Set = bitmap.NewSet(f.ABI)
+}
+
+func (im *image) file() (*File, error) {
+	f := im.header()
 	if !im.noteFound {
 		return f, nil
 	}
@@ -209,7 +224,7 @@ func parseLenient(r io.ReaderAt) (*image, error) {
 		return nil, err
 	}
 	if err := im.findNote(); err != nil && err != im.damage {
-		return nil, err
+		return im, err // the headers are good: Read reports them
 	}
 	return im, nil
 }
