@@ -178,6 +178,14 @@ func inputs(c filterCase) []data {
 	if c.opts.Sentinel != 0 {
 		nrs = append(nrs, c.opts.Sentinel)
 	}
+	// On an arch that is neither the filter's nor the gate's the verdict
+	// does not depend on nr: a sample of numbers is enough there.
+	var sample []uint32
+	for i, nr := range nrs {
+		if i%37 == 0 || i >= 2048 {
+			sample = append(sample, nr)
+		}
+	}
 	var ds []data
 	seen := map[uint32]bool{}
 	for _, arch := range arches {
@@ -185,7 +193,11 @@ func inputs(c filterCase) []data {
 			continue
 		}
 		seen[arch] = true
-		for _, nr := range nrs {
+		these := nrs
+		if arch != c.set.ABI().AuditArch() && arch != c.opts.GateABI.AuditArch() {
+			these = sample
+		}
+		for _, nr := range these {
 			ds = append(ds, data{arch: arch, nr: nr})
 		}
 	}
