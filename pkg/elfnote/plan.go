@@ -702,6 +702,11 @@ func (im *image) fitAfterTable(tableEnd, end, limit uint64) (int, bool) {
 			continue
 		}
 		if l.Off+l.Filesz > end {
+			// Inside a segment, zero bytes no section claims are unused
+			// only if sections describe the segment's contents at all.
+			if len(im.sects) == 0 {
+				return -1, false
+			}
 			return i, false
 		}
 		if l.Off+l.Filesz == tableEnd && im.growable(i, end, limit) {
