@@ -13,6 +13,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// emptyPath is the "" path of the gate's execveat, in static memory.
+var emptyPath [1]byte
+
 // probe fails unless the kernel has SECCOMP_RET_KILL_PROCESS and the
 // filter's action (SECCOMP_GET_ACTION_AVAIL, Linux 4.14).
 func probe(f *Filter) error {
@@ -43,10 +46,11 @@ func (f *Filter) fprog() (*unix.SockFprog, []bpf.RawInstruction) {
 // It is the loader's path (docs/exec.md):
 //
 //   - probe that KILL_PROCESS and f's action exist (fail, never degrade);
-//   - build argv and envp, lock the goroutine to its thread;
+//   - build argv and envp;
 //   - prctl(PR_SET_NO_NEW_PRIVS), seccomp(SECCOMP_SET_MODE_FILTER) on this
-//     thread only, execveat: three raw syscalls, with nothing allocated and
-//     no other syscall in between.
+//     thread only, execveat: three raw syscalls in one assembly function
+//     (exec_amd64.s; elsewhere Go with the goroutine locked to its
+//     thread), with nothing allocated and no other syscall in between.
 //
 // Exec returns an error only if nothing was installed. If the execveat
 // fails once the filter is in, Exec writes failPrefix, ": ", the error and a
@@ -67,7 +71,6 @@ func Exec(f *Filter, argv, env []string, failPrefix string) error {
 	if err != nil {
 		return fmt.Errorf("environment: %w", err)
 	}
-	empty := new(byte)
 	prog, sf := f.fprog()
 
 	// The failure message: prefix, room for ": " + the errno text + "\n".
@@ -75,18 +78,24 @@ func Exec(f *Filter, argv, env []string, failPrefix string) error {
 	msg = append(msg, failPrefix...)
 	canWrite := writeAllowed(f)
 
-	runtime.LockOSThread() // never unlocked: the thread execs or exits
-
-	if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0); e != 0 {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", e)
+	if lockThread {
+		runtime.LockOSThread() // never unlocked: the thread execs or exits
 	}
-	if _, _, e := unix.RawSyscall6(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(prog)), 0, 0, 0); e != 0 {
-		runtime.UnlockOSThread()
+	stage, errno := installExec(uintptr(unsafe.Pointer(prog)), uintptr(f.opts.Fd), uintptr(unsafe.Pointer(&emptyPath[0])),
+		uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envp[0])), uintptr(f.opts.Secret))
+	// The pointers went in as uintptrs: keep what they point to alive
+	// until the kernel has read it.
+	runtime.KeepAlive(prog)
+	runtime.KeepAlive(sf)
+	runtime.KeepAlive(argvp)
+	runtime.KeepAlive(envp)
+	e := syscall.Errno(errno)
+	switch stage {
+	case 1:
+		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", e)
+	case 2:
 		return fmt.Errorf("seccomp(SECCOMP_SET_MODE_FILTER): %w", e)
 	}
-	_, _, e := unix.RawSyscall6(unix.SYS_EXECVEAT, uintptr(f.opts.Fd), uintptr(unsafe.Pointer(empty)),
-		uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envp[0])), AT_EMPTY_PATH, uintptr(f.opts.Secret))
 
 	// The filter is in and the exec failed. No allocation from here on
 	// (it could mmap): errno texts are static strings.
@@ -98,8 +107,6 @@ func Exec(f *Filter, argv, env []string, failPrefix string) error {
 		msg = append(msg, '\n')
 		unix.RawSyscall(unix.SYS_WRITE, 2, uintptr(unsafe.Pointer(&msg[0])), uintptr(len(msg)))
 	}
-	runtime.KeepAlive(sf)
-	runtime.KeepAlive(empty)
 	for {
 		unix.RawSyscall(unix.SYS_EXIT_GROUP, 126, 0, 0)
 	}
