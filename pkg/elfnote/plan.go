@@ -167,10 +167,14 @@ func (im *image) imageEnd() uint64 {
 		end = max(end, im.shoff+uint64(len(im.sects)*im.shentsize))
 	}
 	for _, p := range im.progs {
-		end = max(end, p.Off+p.Filesz)
+		if p.Filesz > 0 {
+			end = max(end, p.Off+p.Filesz)
+		}
 	}
 	for i := range im.sects {
-		end = max(end, im.sects[i].fileEnd())
+		if s := &im.sects[i]; s.fileEnd() > s.Off {
+			end = max(end, s.fileEnd())
+		}
 	}
 	return end
 }
@@ -345,6 +349,21 @@ func (im *image) planSects() (*sectLayout, error) {
 	word := uint64(im.word)
 	tableEnd := im.shoff + uint64(len(im.sects)*im.shentsize)
 	strEnd := st.Off + st.Size
+	// Removal finds the old names and table by their bytes: they must not
+	// share bytes with the headers that stamping changes.
+	phEnd := im.phoff + uint64(len(im.progs)*im.phentsize)
+	overlap := func(a, b, c, d uint64) bool { return a < d && c < b }
+	if overlap(st.Off, strEnd, 0, uint64(im.ehsize)) || overlap(st.Off, strEnd, im.phoff, phEnd) ||
+		overlap(im.shoff, tableEnd, 0, uint64(im.ehsize)) || overlap(im.shoff, tableEnd, im.phoff, phEnd) ||
+		overlap(st.Off, strEnd, im.shoff, tableEnd) {
+		return nil, formatErr(int64(im.shoff), "the section names or headers overlap the ELF or program headers")
+	}
+	for i := range im.sects {
+		if uint64(im.sects[i].Name) >= st.Size && im.sects[i].Name != 0 {
+			// It would name whatever is appended to the names.
+			return nil, formatErr(int64(im.shoff)+int64(i*im.shentsize), "section %d's name lies outside the section name table", i)
+		}
+	}
 	sl := &sectLayout{strSize: st.Size + add, name: uint32(st.Size)}
 	if im.shoff == alignUp(strEnd, word) && tableEnd == uint64(im.size) && !im.used(strEnd, im.shoff, -1, im.shstrndx) {
 		pad := make([]byte, im.shoff-strEnd)
@@ -524,7 +543,8 @@ func (im *image) planAdd(p *Plan, set bitmap.Set) error {
 	if sl != nil && sl.inPlace {
 		limit = min(limit, im.sects[im.shstrndx].Off+im.sects[im.shstrndx].Size)
 	}
-	slot := slices.IndexFunc(progs, func(p prog) bool { return p.Type == elf.PT_NULL })
+	// Only an all-zero PT_NULL: removal writes one back.
+	slot := slices.Index(progs, prog{})
 	noteOff = alignUp(tableEnd, 4)
 	if slot < 0 {
 		noteOff = alignUp(tableEnd+ent, 4)

@@ -34,15 +34,23 @@ func (im *image) planRemove() (*Plan, error) {
 	progsExact := im.removeProgs(p)
 	sectsExact := im.removeSect(p)
 	p.Exact = progsExact && sectsExact
-	if p.Cut < im.size {
-		// Drop the padding before a removed appended segment too: the
-		// stamper refused files with bytes past their image.
-		im2, err := parse(&overlay{base: im.r, plan: p})
-		if err != nil {
-			return nil, err
+	// Cut what the restored headers no longer use (an appended segment,
+	// copied section headers and names): the stamper refused files with
+	// bytes past their image, so this is the original size.
+	im2, err := parse(&overlay{base: im.r, plan: p})
+	if err != nil {
+		return nil, fmt.Errorf("re-reading the file without its note: %w", err)
+	}
+	if end := int64(im2.imageEnd()); end < p.Cut {
+		p.Cut, p.Size = end, end
+		kept := p.Patches[:0]
+		for _, pt := range p.Patches {
+			if pt.Off < end {
+				pt.Data = pt.Data[:min(int64(len(pt.Data)), end-pt.Off)]
+				kept = append(kept, pt)
+			}
 		}
-		p.Cut = min(p.Cut, int64(im2.imageEnd()))
-		p.Size = p.Cut
+		p.Patches = kept
 	}
 	return p, nil
 }
@@ -157,9 +165,6 @@ func (im *image) restoreProgs(p *Plan, k int, noteEnd uint64) bool {
 	p.patch(uint64(im.offPhnum), im.half(uint16(oldN)))
 	if grown >= 0 {
 		p.patch(grownEnd, make([]byte, noteEnd-grownEnd))
-	} else {
-		p.Cut = int64(im.progs[appended].Off)
-		p.Size = p.Cut
 	}
 	return true
 }
@@ -208,12 +213,10 @@ func (im *image) removeSect(p *Plan) bool {
 			im.putWord(b, old)
 			p.patch(uint64(im.offShoff), b)
 			p.patch(uint64(im.offShnum), im.half(uint16(i)))
-			p.Cut = min(p.Cut, int64(st.Off))
-			p.Size = p.Cut
 			return true
 		}
 	}
-	if last && nameOK && im.shoff == alignUp(st.Off+st.Size, word) && tableEnd <= uint64(p.Cut) && !im.used(tableEnd, uint64(p.Cut), -1, -1) {
+	if last && nameOK && im.shoff == alignUp(st.Off+st.Size, word) && !im.usedAfter(tableEnd, p) {
 		strEnd := st.Off + st.Size - add
 		shoff := alignUp(strEnd, word)
 		buf := make([]byte, shoff-strEnd+uint64(i)*ent)
@@ -225,8 +228,6 @@ func (im *image) removeSect(p *Plan) bool {
 		im.putWord(b, shoff)
 		p.patch(uint64(im.offShoff), b)
 		p.patch(uint64(im.offShnum), im.half(uint16(i)))
-		p.Cut = int64(shoff + uint64(i)*ent)
-		p.Size = p.Cut
 		return true
 	}
 	if last {
@@ -326,4 +327,26 @@ func (im *image) removeDamaged() (*Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// usedAfter reports whether anything but the program header table and the
+// note that p removes lies past off: then the section header table was not
+// at the end of the file when the note was added.
+func (im *image) usedAfter(off uint64, p *Plan) bool {
+	for i, pr := range im.progs {
+		if i == im.note.Prog || pr.Filesz == 0 || pr.Off+pr.Filesz <= off {
+			continue
+		}
+		// The appended segment of strategy 4 holds only the table and the note.
+		if (pr.Type == elf.PT_LOAD || pr.Type == elf.PT_PHDR) && pr.Off == im.phoff && pr.Off >= off {
+			continue
+		}
+		return true
+	}
+	for i := range im.sects {
+		if s := &im.sects[i]; i != im.note.Section && s.fileEnd() > s.Off && s.fileEnd() > off {
+			return true
+		}
+	}
+	return false
 }
