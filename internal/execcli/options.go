@@ -3,10 +3,8 @@ package execcli
 import (
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/sysrestrict/sysrestrict/pkg/enforce"
-	"golang.org/x/sys/unix"
 )
 
 // options is the parsed command line.
@@ -161,7 +159,7 @@ func parseAction(s string) (enforce.Action, error) {
 	case name == "log" && !hasArg:
 		return enforce.Log(), nil
 	case name == "errno" && !hasArg:
-		return enforce.Errno(int(unix.ENOSYS)), nil
+		return enforce.Errno(errnoENOSYS), nil
 	case name == "errno":
 		if e, ok := errnoByName(arg); ok {
 			return enforce.Errno(e), nil
@@ -175,13 +173,7 @@ func errnoByName(s string) (int, bool) {
 	if n, err := strconv.Atoi(s); err == nil {
 		return n, n >= 1 && n <= 4095
 	}
-	up := strings.ToUpper(s)
-	for e := 1; e < 256; e++ {
-		if unix.ErrnoName(syscall.Errno(e)) == up {
-			return e, true
-		}
-	}
-	return 0, false
+	return errnoNamed(strings.ToUpper(s))
 }
 
 const usage = `usage: sysrestrict-exec [options] [--] PROGRAM [ARG...]
