@@ -344,3 +344,20 @@ func TestExecFailsUnderFilter(t *testing.T) {
 	}
 	wantExit(t, "no filter, exec fails", load(t, obj), 126, "")
 }
+
+// TestI386: an i386 program started by the x86_64 loader passes the gate
+// on the loader's arch, then runs under a filter for the i386 arch: its
+// restricted syscalls (i386 numbers) are killed, the others work.
+func TestI386(t *testing.T) {
+	need(t)
+	prog := filepath.Join(t.TempDir(), "i386-exec")
+	copyFile(t, "../../testdata/elf/i386-exec", prog, 0o755)
+	plain := runCmd(t, nil, prog)
+	if plain.status != 0 || plain.signal != 0 {
+		t.Skipf("this kernel does not run i386 programs (%v)", plain)
+	}
+	wantExit(t, "i386, --deny ptrace", load(t, "--deny", "ptrace", prog), 0, plain.stdout)
+	// write is 4 on i386 (1 on x86_64): the i386 table decides.
+	wantSIGSYS(t, "i386, --deny write", load(t, "--deny", "write", prog))
+	wantExit(t, "i386, --deny execve,execveat", load(t, "--deny", "execve,execveat", prog), 0, plain.stdout)
+}
