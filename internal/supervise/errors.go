@@ -12,6 +12,10 @@ var (
 	// ErrABI: the set's ABI is not one the supervisor can enforce.
 	ErrABI = errors.New("cannot enforce this ABI")
 
+	// ErrUnsupported: this operating system has no seccomp or ptrace
+	// supervision: only Linux does.
+	ErrUnsupported = errors.New("supervision needs Linux")
+
 	// ErrArch: this host architecture has no supervisor support (the
 	// tracer must rewrite syscall numbers, which is per architecture).
 	ErrArch = errors.New("supervision is not supported on this architecture")

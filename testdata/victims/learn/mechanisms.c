@@ -1,4 +1,15 @@
-// Compare learn mechanisms: none, RET_TRACE+ptrace, USER_NOTIF+CONTINUE.
+// mechanisms: the measurement behind the choice of --learn's mechanism
+// (docs/learn.md). Runs a command three ways and prints the run time and the
+// number of syscalls seen:
+//   none   no supervision;
+//   trace  SECCOMP_RET_TRACE for every syscall, a ptrace loop reading
+//          PTRACE_GET_SYSCALL_INFO at each PTRACE_EVENT_SECCOMP stop;
+//   notif  SECCOMP_RET_USER_NOTIF, answered SECCOMP_USER_NOTIF_FLAG_CONTINUE
+//          (the listener is fetched with pidfd_getfd: the child cannot send
+//          it once its own syscalls wait on the listener).
+// Build and run:
+//   gcc -O2 -o mechanisms mechanisms.c && gcc -O2 -o heavy heavy.c
+//   for m in none trace notif; do ./mechanisms $m ./heavy 100000; done
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/filter.h>

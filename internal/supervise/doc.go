@@ -1,0 +1,35 @@
+// Package supervise runs a program under a supervisor: the --learn and
+// --explain modes of sysrestrict-exec. docs/learn.md describes the design
+// and the measurements behind it.
+//
+// # The supervised child
+//
+// The supervisor starts Config.Launcher (the running executable, which must
+// call [Init] first thing in main) with PTRACE_TRACEME and a filter in its
+// environment; Init installs the filter and executes PROGRAM. Every thread
+// and child of PROGRAM is traced from its first instruction
+// (PTRACE_O_TRACEFORK, TRACEVFORK, TRACECLONE, TRACEEXEC) and dies if the
+// supervisor dies (PTRACE_O_EXITKILL).
+//
+// # Learning
+//
+// [Record] and [Learn] install a filter that answers SECCOMP_RET_TRACE to
+// every syscall, and note the ABI, number and executable of each at its
+// seccomp stop. Learn merges the result into a profile file (pkg/profile).
+//
+// # Explaining
+//
+// [Explain] installs the enforcing filter of pkg/enforce with the action
+// SECCOMP_RET_TRACE, so only restricted syscalls stop. At such a stop it
+// reports the syscall and rewrites its number to a sentinel that a second
+// filter kills on: the kernel's re-check of the filters after the stop kills
+// the process with SIGSYS before the syscall runs.
+//
+// # Exit status
+//
+// Learn and Explain return PROGRAM's wait status; [Exit] ends the caller
+// the same way (same code, or death by the same signal).
+//
+// Only Linux supervises; elsewhere every entry point fails with
+// [ErrUnsupported].
+package supervise
