@@ -258,3 +258,19 @@ func TestSIGTERMForwarded(t *testing.T) {
 		t.Errorf("Record(sleep 10) with SIGTERM sent to the supervisor = %s after %v, want signal SIGTERM at once", Status(ws), time.Since(start))
 	}
 }
+
+// TestRecordABIs: an x32 syscall made by an x86_64 program is recorded
+// under the x32 ABI, with its number in x32's table.
+func TestRecordABIs(t *testing.T) {
+	bin := victim(t, "x32call")
+	p, _, ws := record(t, []string{bin})
+	if !ws.Exited() || ws.ExitStatus() != 0 {
+		t.Fatalf("Record(x32call) = %s", Status(ws))
+	}
+	if got, want := p.ABIs(), []bitmap.ABI{bitmap.X86_64, bitmap.X32}; !slices.Equal(got, want) {
+		t.Errorf("ABIs() = %v, want %v", got, want)
+	}
+	if got, want := names(p, bitmap.X32), []string{"getpid"}; !slices.Equal(got, want) {
+		t.Errorf("x32 syscalls = %v, want %v", got, want)
+	}
+}
