@@ -150,6 +150,11 @@ func (im *image) checkRanges() error {
 			return formatErr(off, "segment %d (PT_LOAD at %#x, size %d in memory, %d in the file) is malformed", i, p.Vaddr, p.Memsz, p.Filesz)
 		}
 	}
+	for i, p := range im.progs {
+		if n := uint64(len(im.progs) * im.phentsize); p.Type == elf.PT_PHDR && (p.Off != im.phoff || p.Filesz != n || p.Memsz != n) {
+			return formatErr(int64(im.phoff)+int64(i*im.phentsize), "PT_PHDR (offset %#x, size %d) does not describe the program header table (offset %#x, size %d)", p.Off, p.Filesz, im.phoff, n)
+		}
+	}
 	for i := range im.sects {
 		s := &im.sects[i]
 		if s.fileEnd() > s.Off && (s.Off > size || s.Size > size-s.Off) {
@@ -627,7 +632,7 @@ func (im *image) planAdd(p *Plan, set bitmap.Set) error {
 		if memEnd > delta && off < memEnd-delta {
 			off = alignUp(memEnd-delta, ps)
 		}
-		if off > 1<<40 || off < fileEnd {
+		if off-fileEnd > 1<<32 || off < fileEnd {
 			return fmt.Errorf("%w: a new segment would start at file offset %#x, past the program's memory image", ErrNoRoom, off)
 		}
 		phoff = off
@@ -654,13 +659,15 @@ func (im *image) planAdd(p *Plan, set bitmap.Set) error {
 	tab := make([]byte, uint64(len(progs))*ent)
 	for i, pr := range progs {
 		if pr.Type == elf.PT_PHDR {
-			pr.Off = phoff
-			v := phoff + delta
-			if l := loadOfIn(progs, phoff, uint64(len(tab))); l >= 0 {
-				v = phoff - progs[l].Off + progs[l].Vaddr
+			if phoff != im.phoff {
+				pr.Off = phoff
+				v := phoff + delta
+				if l := loadOfIn(progs, phoff, uint64(len(tab))); l >= 0 {
+					v = phoff - progs[l].Off + progs[l].Vaddr
+				}
+				pr.Paddr += v - pr.Vaddr
+				pr.Vaddr = v
 			}
-			pr.Paddr += v - pr.Vaddr
-			pr.Vaddr = v
 			pr.Filesz, pr.Memsz = uint64(len(tab)), uint64(len(tab))
 		}
 		im.encodeProg(tab[uint64(i)*ent:], pr)
