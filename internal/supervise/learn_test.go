@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -272,5 +273,59 @@ func TestRecordABIs(t *testing.T) {
 	}
 	if got, want := names(p, bitmap.X32), []string{"getpid"}; !slices.Equal(got, want) {
 		t.Errorf("x32 syscalls = %v, want %v", got, want)
+	}
+}
+
+// TestFailClosed: when the supervisor dies, what it traced dies with it
+// (PTRACE_O_EXITKILL): nothing goes on running unsupervised.
+func TestFailClosed(t *testing.T) {
+	sleep := need(t, "sleep")
+	sup := exec.Command("/proc/self/exe")
+	sup.Env = append(os.Environ(), envTestRecord+"="+sleep+" 30")
+	if err := sup.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer sup.Wait()
+	// Find the supervised sleep: the supervisor's child, once it has
+	// executed sleep.
+	var victim int
+	for deadline := time.Now().Add(5 * time.Second); victim == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+		for _, st := range stats {
+			b, err := os.ReadFile(st)
+			if err != nil {
+				continue
+			}
+			// pid (comm) state ppid ...
+			f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+			if len(f) > 1 && f[1] == strconv.Itoa(sup.Process.Pid) && strings.Contains(string(b), "(sleep)") {
+				victim, _ = strconv.Atoi(strings.Fields(string(b))[0])
+			}
+		}
+	}
+	if victim == 0 {
+		sup.Process.Kill()
+		t.Fatal("the supervised sleep did not appear")
+	}
+	sup.Process.Kill()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(victim) + "/stat")
+		if err != nil || strings.Contains(string(b), ") Z ") {
+			return // gone, or a zombie awaiting its reaper
+		}
+	}
+	unix.Kill(victim, unix.SIGKILL)
+	t.Errorf("supervised sleep (pid %d) still runs 5 s after its supervisor was killed", victim)
+}
+
+// TestRecordCancel: cancelling the context kills the supervised program.
+func TestRecordCancel(t *testing.T) {
+	sleep := need(t, "sleep")
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, ws, err := Record(ctx, Config{Path: sleep, Argv: []string{sleep, "30"}})
+	if !errors.Is(err, context.DeadlineExceeded) || !ws.Signaled() || ws.Signal() != unix.SIGKILL || time.Since(start) > 5*time.Second {
+		t.Errorf("Record(sleep 30) with a 300 ms deadline = %s, %v after %v; want SIGKILL, DeadlineExceeded at once", Status(ws), err, time.Since(start))
 	}
 }

@@ -3,10 +3,12 @@
 package supervise
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -17,6 +19,10 @@ import (
 // status in it (see TestExit).
 const envTestExit = "SUPERVISE_TEST_EXIT"
 
+// envTestRecord makes the re-executed test binary Record the command in it
+// (see TestFailClosed).
+const envTestRecord = "SUPERVISE_TEST_RECORD"
+
 func TestMain(m *testing.M) {
 	// The supervisor starts this test binary as its child (Launcher is
 	// /proc/self/exe); there Init installs the filter and runs PROGRAM.
@@ -24,6 +30,12 @@ func TestMain(m *testing.M) {
 	if ws, ok := os.LookupEnv(envTestExit); ok {
 		n, _ := strconv.Atoi(ws)
 		Exit(unix.WaitStatus(n)) // never returns
+	}
+	if argv, ok := os.LookupEnv(envTestRecord); ok {
+		// A supervisor of its own (TestFailClosed kills it).
+		args := strings.Fields(argv)
+		Record(context.Background(), Config{Path: args[0], Argv: args})
+		os.Exit(0)
 	}
 	code := m.Run()
 	if victims.dir != "" {
