@@ -3,7 +3,6 @@ package execcli
 import (
 	"errors"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/sysrestrict/sysrestrict/internal/version"
@@ -46,9 +45,9 @@ const (
 // what the loader execs, and what the --learn and --explain supervisors
 // start from (supervise.go).
 type Plan struct {
-	Program string   // PROGRAM as given
-	Path    string   // where it was found
-	File    *os.File // PROGRAM, open O_RDONLY|O_CLOEXEC: the file that is run
+	Program string // PROGRAM as given
+	Path    string // where it was found
+	File    *File  // PROGRAM, open O_RDONLY|O_CLOEXEC: the file that is run
 	Kind    Kind
 	ELF     *elfnote.File // the ELF header and note; nil unless KindELF
 

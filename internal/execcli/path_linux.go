@@ -2,6 +2,7 @@ package execcli
 
 import (
 	"errors"
+	"io"
 	"os"
 	"strings"
 
@@ -53,7 +54,39 @@ func lookPath(program, path string, pathSet bool) (string, error) {
 // open opens the file that will be run, once, and says what it is. The
 // same descriptor is read for the note and executed (execveat with
 // AT_EMPTY_PATH), so the file cannot be swapped in between.
-func open(path string) (*os.File, Kind, error) {
+// File is PROGRAM's open descriptor: an io.ReaderAt for the note reader
+// and the descriptor the loader execs. It is a bare descriptor rather than
+// an *os.File: no poller, no finalizer (whose goroutine alone costs the
+// loader start-up time), and it is never closed — the exec closes it
+// (O_CLOEXEC) or the loader exits.
+type File struct {
+	Fd   int
+	size int64
+}
+
+// ReadAt implements io.ReaderAt with pread(2).
+func (f *File) ReadAt(b []byte, off int64) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := unix.Pread(f.Fd, b[n:], off+int64(n))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			return n, io.EOF
+		}
+		n += m
+	}
+	return n, nil
+}
+
+// Size returns the file's size when it was opened.
+func (f *File) Size() int64 { return f.size }
+
+func open(path string) (*File, Kind, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		switch err {
@@ -64,22 +97,22 @@ func open(path string) (*os.File, Kind, error) {
 		}
 		return nil, 0, fail(ExitCannotRun, path, ": ", errText(err))
 	}
-	f := os.NewFile(uintptr(fd), path)
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		f.Close()
+		unix.Close(fd)
 		return nil, 0, fail(ExitCannotRun, path, ": ", errText(err))
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		f.Close()
+		unix.Close(fd)
 		return nil, 0, fail(ExitCannotRun, path, ": not a regular file")
 	}
+	f := &File{Fd: fd, size: st.Size}
 	if err := unix.Faccessat2(fd, "", unix.X_OK, unix.AT_EMPTY_PATH|unix.AT_EACCESS); err != nil {
 		if err == unix.ENOSYS || err == unix.EINVAL {
 			err = unix.Faccessat(unix.AT_FDCWD, path, unix.X_OK, unix.AT_EACCESS)
 		}
 		if err != nil {
-			f.Close()
+			unix.Close(fd)
 			return nil, 0, fail(ExitCannotRun, path, ": not executable (", errText(err), "); chmod +x it if it should run")
 		}
 	}

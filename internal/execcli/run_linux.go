@@ -3,7 +3,6 @@ package execcli
 import (
 	"encoding/binary"
 	"io"
-	"runtime"
 	"syscall"
 	"unsafe"
 
@@ -25,7 +24,7 @@ func filter(p *Plan) (*enforce.Filter, error) {
 		}
 		secret = binary.LittleEndian.Uint64(b[:])
 	}
-	f, err := enforce.Build(p.Set, enforce.Options{Action: p.Action, Secret: secret, Fd: int(p.File.Fd())})
+	f, err := enforce.Build(p.Set, enforce.Options{Action: p.Action, Secret: secret, Fd: p.File.Fd})
 	if err != nil {
 		return nil, fail(ExitCannotRun, p.Path, ": ", err.Error())
 	}
@@ -67,7 +66,6 @@ func run(p *Plan) error {
 		return err
 	}
 	err = enforce.Exec(f, p.Argv, p.Env, tool+": "+p.Path+": exec under the filter failed, nothing was run")
-	runtime.KeepAlive(p.File)
 	return fail(ExitUsage, p.Path, ": cannot install the seccomp filter, nothing was run: ", err.Error())
 }
 
@@ -77,11 +75,10 @@ func run(p *Plan) error {
 func execPlain(p *Plan) error {
 	var err error
 	if p.Kind == KindELF {
-		err = execveat(int(p.File.Fd()), p.Argv, p.Env)
+		err = execveat(p.File.Fd, p.Argv, p.Env)
 	} else {
 		err = syscall.Exec(p.Path, p.Argv, p.Env)
 	}
-	runtime.KeepAlive(p.File)
 	return fail(ExitCannotRun, p.Path, ": cannot execute: ", errText(err))
 }
 
