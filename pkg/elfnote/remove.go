@@ -216,7 +216,7 @@ func (im *image) removeSect(p *Plan) bool {
 			return true
 		}
 	}
-	if last && nameOK && im.shoff == alignUp(st.Off+st.Size, word) && !im.usedAfter(tableEnd, p) {
+	if last && nameOK && im.shoff == alignUp(st.Off+st.Size, word) && !im.usedAfter(tableEnd) {
 		strEnd := st.Off + st.Size - add
 		shoff := alignUp(strEnd, word)
 		buf := make([]byte, shoff-strEnd+uint64(i)*ent)
@@ -330,9 +330,9 @@ func (im *image) removeDamaged() (*Plan, error) {
 }
 
 // usedAfter reports whether anything but the program header table and the
-// note that p removes lies past off: then the section header table was not
+// note lies past off: then the section header table was not
 // at the end of the file when the note was added.
-func (im *image) usedAfter(off uint64, p *Plan) bool {
+func (im *image) usedAfter(off uint64) bool {
 	for i, pr := range im.progs {
 		if i == im.note.Prog || pr.Filesz == 0 || pr.Off+pr.Filesz <= off {
 			continue
