@@ -148,8 +148,13 @@ func modifyOnce(target string, opts Options, plan func(*image) (*Plan, error)) (
 		return res, nil
 	}
 	if opts.Output == "" && p.Strategy == StrategyRewrite && p.AddsOnly {
-		res.InPlace, res.Output = true, target
-		return res, writeInPlace(target, fi, p)
+		err := writeInPlace(target, fi, p)
+		if !errors.Is(err, unix.ETXTBSY) {
+			res.InPlace, res.Output = true, target
+			return res, err
+		}
+		// The program is running: the kernel refuses writes to it, but a
+		// new file can replace it.
 	}
 	dest := target
 	if opts.Output != "" {

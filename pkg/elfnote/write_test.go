@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -259,5 +260,32 @@ func TestStampFullOrReadOnlyFS(t *testing.T) {
 	}
 	if !bytes.Equal(mustRead(t, p), orig) {
 		t.Errorf("Stamp on a read-only file system changed the file")
+	}
+}
+
+// TestStampRunning stamps a program while it runs: the in-place path gets
+// ETXTBSY, and the new-file path takes over.
+func TestStampRunning(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skipf("no sleep(1): %v", err)
+	}
+	p := filepath.Join(t.TempDir(), "sleep")
+	copyFile(t, sleep, p)
+	if _, err := Stamp(p, execveSet, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(p, "10")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	res, err := Stamp(p, bitmap.NewSet(bitmap.X86_64, 101), Options{})
+	if err != nil || res.InPlace || !res.Changed {
+		t.Fatalf("Stamp of a running program = %+v, %v; want a new file", res, err)
+	}
+	if f, err := ReadFile(p); err != nil || !f.Set.Equal(bitmap.NewSet(bitmap.X86_64, 59, 101)) {
+		t.Errorf("after Stamp: %v, %v", f, err)
 	}
 }
