@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/sysrestrict/sysrestrict/internal/execcli"
+	"github.com/sysrestrict/sysrestrict/internal/supervise"
 )
 
 // The loader runs in init, not in main: during package initialisation the
@@ -14,7 +15,12 @@ import (
 // de-threading of the leader at exec) without runtime.LockOSThread, whose
 // template thread alone costs 15–20 page faults: about a third of the
 // loader's start-up over a Go program that only execs (docs/exec.md).
+//
+// supervise.Init comes first: the loader is also the launcher of the child
+// that --learn and --explain supervise; in that child Init installs the
+// filters and execs PROGRAM, and never returns.
 func init() {
+	supervise.Init()
 	os.Exit(execcli.Run(os.Args, os.Environ(), os.Stdout, os.Stderr))
 }
 

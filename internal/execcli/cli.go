@@ -43,7 +43,7 @@ const (
 
 // Plan is PROGRAM found, opened, checked and its restrictions resolved:
 // what the loader execs, and what the --learn and --explain supervisors
-// start from (supervise.go).
+// start from (runSupervised, supervise.go).
 type Plan struct {
 	Program string // PROGRAM as given
 	Path    string // where it was found
@@ -55,6 +55,7 @@ type Plan struct {
 	// or --deny was given. Set is then note ∪ --deny, of the file's ABI.
 	Restricted bool
 	Set        bitmap.Set
+	Note, Deny bitmap.Set // the two parts of Set (for --explain's report)
 	Action     enforce.Action
 
 	Argv, Env []string
@@ -83,7 +84,7 @@ func Run(args, env []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		switch {
 		case o.learn != "" || o.explain:
-			return supervise(p, o)
+			return runSupervised(p, o)
 		case o.dump != "":
 			err = dump(p, o.dump, stdout)
 		default:
@@ -162,14 +163,13 @@ func prepare(o *options, env []string, stderr io.Writer) (*Plan, error) {
 	if err := enforceable(abi, p); err != nil {
 		return nil, err
 	}
-	p.Set = p.ELF.Set.WithABI(abi)
+	p.Note, p.Deny = p.ELF.Set, bitmap.NewSet(abi)
 	if len(o.deny) > 0 {
-		deny, err := bitmap.Parse(abi, o.deny...)
-		if err != nil {
+		if p.Deny, err = bitmap.Parse(abi, o.deny...); err != nil {
 			return nil, fail(ExitUsage, "--deny: ", err.Error(), " (", abi.String(), " ABI of ", path, ")")
 		}
-		p.Set = p.Set.Union(deny)
 	}
+	p.Set = p.Note.Union(p.Deny)
 	return p, nil
 }
 

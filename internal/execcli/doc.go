@@ -17,6 +17,6 @@
 //
 // # Supervising modes
 //
-// --learn and --explain dispatch through supervise (supervise.go), the one
-// place internal/supervise plugs in.
+// --learn and --explain dispatch through runSupervised (supervise.go), the
+// one place internal/supervise plugs in.
 package execcli
