@@ -22,6 +22,10 @@ const envPath = "SYSRESTRICT_SUPERVISED_PATH"
 // supervisor: the child executes exactly that file.
 const fdProgram = 3
 
+// fdStart is the read end of the start pipe: the child waits for one byte
+// on it, sent once the supervisor has attached to it.
+const fdStart = 4
+
 // Exit statuses of a child that never executed PROGRAM (SPEC section 3).
 const (
 	exitSetup = 125
@@ -56,6 +60,16 @@ func Init() {
 	fail := func(status int, format string, args ...any) {
 		fmt.Fprintf(os.Stderr, "sysrestrict-exec: "+format+"\n", args...)
 		os.Exit(status)
+	}
+	var start [1]byte
+	if n, err := unix.Read(fdStart, start[:]); n != 1 {
+		fail(exitSetup, "supervised child: the supervisor did not attach (%v)", err)
+	}
+	unix.Close(fdStart)
+	// Tell the tracer this thread is traced and has not installed
+	// anything yet (it swallows the signal).
+	if err := unix.Tgkill(unix.Getpid(), unix.Gettid(), unix.SIGSTOP); err != nil {
+		fail(exitSetup, "supervised child: tgkill: %v", err)
 	}
 	filters, err := decodeFilters(childFilter)
 	if err != nil {

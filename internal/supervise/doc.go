@@ -5,8 +5,9 @@
 // # The supervised child
 //
 // The supervisor starts Config.Launcher (the running executable, which must
-// call [Init] first thing in main) with PTRACE_TRACEME and a filter in its
-// environment; Init installs the filter and executes PROGRAM. Every thread
+// call [Init] first thing in main) with a filter in its environment and
+// attaches to it with PTRACE_SEIZE; Init waits for that, installs the
+// filter and executes PROGRAM. Every thread
 // and child of PROGRAM is traced from its first instruction
 // (PTRACE_O_TRACEFORK, TRACEVFORK, TRACECLONE, TRACEEXEC) and dies if the
 // supervisor dies (PTRACE_O_EXITKILL).

@@ -7,12 +7,10 @@ type syscallProcAttr struct {
 	Files []uintptr
 }
 
-// forkExec starts path with PTRACE_TRACEME from the calling (locked)
-// thread, which so becomes the tracer.
+// forkExec starts path; the caller then seizes it.
 func forkExec(path string, argv []string, a *syscallProcAttr) (int, error) {
 	return syscall.ForkExec(path, argv, &syscall.ProcAttr{
 		Env:   a.Env,
 		Files: a.Files,
-		Sys:   &syscall.SysProcAttr{Ptrace: true},
 	})
 }

@@ -39,10 +39,10 @@ func direct(t *testing.T, argv []string) (string, unix.WaitStatus) {
 }
 
 // record runs argv under Record with stdout captured.
-func record(t *testing.T, argv []string) (*profile.Profile, string, unix.WaitStatus) {
+func record(t *testing.T, argv []string, env ...string) (*profile.Profile, string, unix.WaitStatus) {
 	t.Helper()
 	out, read := capture(t)
-	p, ws, err := Record(context.Background(), Config{Path: argv[0], Argv: argv, Env: os.Environ(), Stdout: out})
+	p, ws, err := Record(context.Background(), Config{Path: argv[0], Argv: argv, Env: append(os.Environ(), env...), Stdout: out})
 	if err != nil {
 		t.Fatalf("Record(%v): %v", argv, err)
 	}
@@ -276,6 +276,60 @@ func TestRecordABIs(t *testing.T) {
 	}
 }
 
+// children returns the pids of the processes whose parent is ppid and
+// whose command name is comm.
+func children(ppid int, comm string) []int {
+	var pids []int
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, st := range stats {
+		b, err := os.ReadFile(st)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(ppid) && strings.Contains(string(b), "("+comm+")") {
+			pid, _ := strconv.Atoi(strings.Fields(string(b))[0])
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// TestJobControl: a supervised program that stops stays stopped until
+// SIGCONT, as without a supervisor (PTRACE_LISTEN on group-stops).
+func TestJobControl(t *testing.T) {
+	sh := need(t, "sh")
+	const pause = 500 * time.Millisecond
+	cont := make(chan time.Time, 1)
+	go func() {
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			for _, pid := range children(os.Getpid(), "sh") {
+				b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+				if strings.Contains(string(b), ") t ") || strings.Contains(string(b), ") T ") {
+					time.Sleep(pause)
+					cont <- time.Now()
+					unix.Kill(pid, unix.SIGCONT)
+					return
+				}
+			}
+		}
+		close(cont)
+	}()
+	_, out, ws := record(t, []string{sh, "-c", "kill -STOP $$; echo resumed"})
+	end := time.Now()
+	sent, ok := <-cont
+	if !ok {
+		t.Fatalf("the supervised sh never stopped; it ended %s, stdout %q", Status(ws), out)
+	}
+	if !ws.Exited() || ws.ExitStatus() != 0 || out != "resumed\n" {
+		t.Errorf("sh stopping itself = %s, stdout %q; want exit 0, \"resumed\"", Status(ws), out)
+	}
+	if end.Before(sent) {
+		t.Errorf("sh ended %v before SIGCONT was sent: the supervisor resumed it", sent.Sub(end))
+	}
+}
+
 // TestFailClosed: when the supervisor dies, what it traced dies with it
 // (PTRACE_O_EXITKILL): nothing goes on running unsupervised.
 func TestFailClosed(t *testing.T) {
@@ -290,17 +344,8 @@ func TestFailClosed(t *testing.T) {
 	// executed sleep.
 	var victim int
 	for deadline := time.Now().Add(5 * time.Second); victim == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-		for _, st := range stats {
-			b, err := os.ReadFile(st)
-			if err != nil {
-				continue
-			}
-			// pid (comm) state ppid ...
-			f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-			if len(f) > 1 && f[1] == strconv.Itoa(sup.Process.Pid) && strings.Contains(string(b), "(sleep)") {
-				victim, _ = strconv.Atoi(strings.Fields(string(b))[0])
-			}
+		if pids := children(sup.Process.Pid, "sleep"); len(pids) > 0 {
+			victim = pids[0]
 		}
 	}
 	if victim == 0 {

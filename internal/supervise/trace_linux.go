@@ -71,9 +71,6 @@ func abiOf(arch uint32, nr uint64) (bitmap.ABI, int) {
 type tracee struct {
 	exe  string // the executable it runs, from /proc/PID/exe at its exec
 	root bool   // the thread started as the supervised child (PROGRAM's first thread)
-	// fresh: announced by a fork/clone event or seen stopped before it;
-	// its first SIGSTOP is the attach stop, not a signal to deliver.
-	fresh bool
 }
 
 // handler is called at every seccomp stop of PROGRAM and its descendants
@@ -132,13 +129,37 @@ func trace(ctx context.Context, c Config, filters [][]bpf.RawInstruction, h hand
 		}
 		return f.Fd()
 	}
+	// The child waits on a pipe until it is attached: it reads one byte
+	// from fdStart before it installs anything, and exits if the pipe
+	// closes first (the supervisor died).
+	startR, startW, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	defer startW.Close()
 	pid, err := forkExec(launcher, c.Argv, &syscallProcAttr{
 		Env:   env,
-		Files: []uintptr{std(c.Stdin, os.Stdin), std(c.Stdout, os.Stdout), std(c.Stderr, os.Stderr), prog.Fd()},
+		Files: []uintptr{std(c.Stdin, os.Stdin), std(c.Stdout, os.Stdout), std(c.Stderr, os.Stderr), prog.Fd(), startR.Fd()},
 	})
+	startR.Close()
 	if err != nil {
 		return 0, fmt.Errorf("starting %s: %w", launcher, err)
 	}
+	// PTRACE_SEIZE rather than PTRACE_TRACEME: group-stops are reported as
+	// such (PTRACE_EVENT_STOP) and can be left in place with PTRACE_LISTEN,
+	// so job control works on a supervised program.
+	const opts = unix.PTRACE_O_TRACESECCOMP | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK |
+		unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_EXITKILL
+	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(pid), 0, opts, 0, 0); e != 0 {
+		unix.Kill(pid, unix.SIGKILL)
+		var ws unix.WaitStatus
+		wait4(pid, &ws)
+		return 0, fmt.Errorf("ptrace(PTRACE_SEIZE, %d): %w", pid, e)
+	}
+	if _, err := startW.Write([]byte{1}); err != nil {
+		return 0, fmt.Errorf("starting %s: %w", launcher, err)
+	}
+	startW.Close()
 
 	// While PROGRAM runs, the supervisor stands aside like a shell
 	// waiting for a foreground job: SIGINT and SIGQUIT from the terminal
@@ -170,28 +191,11 @@ func trace(ctx context.Context, c Config, filters [][]bpf.RawInstruction, h hand
 	})
 	defer stop()
 
-	// PTRACE_TRACEME: the child stops with SIGTRAP at its exec of the
-	// launcher; set the options there, before it runs any code.
 	var ws unix.WaitStatus
-	if _, err := wait4(pid, &ws); err != nil {
-		return 0, err
-	}
-	if !ws.Stopped() {
-		return ws, fmt.Errorf("%w: %s ended at start (%s)", ErrNotStarted, launcher, Status(ws))
-	}
-	const opts = unix.PTRACE_O_TRACESECCOMP | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK |
-		unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_EXITKILL
-	if err := unix.PtraceSetOptions(pid, opts); err != nil {
-		unix.Kill(pid, unix.SIGKILL)
-		return 0, fmt.Errorf("ptrace(PTRACE_SETOPTIONS): %w", err)
-	}
-	if err := unix.PtraceCont(pid, 0); err != nil {
-		return 0, fmt.Errorf("ptrace(PTRACE_CONT): %w", err)
-	}
-
 	var (
 		rootWS      unix.WaitStatus
 		rootDone    bool
+		armed       bool // the child's own SIGSTOP seen
 		programRuns bool
 	)
 	for {
@@ -207,7 +211,7 @@ func trace(ctx context.Context, c Config, filters [][]bpf.RawInstruction, h hand
 		if t == nil {
 			// A new thread or child can stop before its parent's
 			// fork/clone event is seen.
-			t = &tracee{fresh: true}
+			t = &tracee{}
 			live[wpid] = t
 		}
 		mu.Unlock()
@@ -245,10 +249,15 @@ func trace(ctx context.Context, c Config, filters [][]bpf.RawInstruction, h hand
 				if n := live[int(msg)]; n != nil {
 					n.exe = t.exe
 				} else {
-					live[int(msg)] = &tracee{exe: t.exe, fresh: true}
+					live[int(msg)] = &tracee{exe: t.exe}
 				}
 				mu.Unlock()
 			}
+		case wpid == pid && !armed && sig == unix.SIGSTOP && int(ws)>>16 == 0:
+			// The child stops itself once attached, before it installs
+			// its filter: any exec event of it from now on is PROGRAM's
+			// (one before is the launcher's own exec, racing the seize).
+			armed = true
 		case sig == unix.SIGTRAP && ws.TrapCause() == unix.PTRACE_EVENT_EXEC:
 			// After an exec by a non-leader thread, wpid is the thread
 			// group id and the message the thread's former id.
@@ -258,14 +267,23 @@ func trace(ctx context.Context, c Config, filters [][]bpf.RawInstruction, h hand
 				mu.Unlock()
 			}
 			t.exe, _ = os.Readlink("/proc/" + strconv.Itoa(wpid) + "/exe")
-			if wpid == pid && !programRuns {
+			if wpid == pid && armed && !programRuns {
 				programRuns = true
 				if started != nil {
 					started(t.exe)
 				}
 			}
-		case sig == unix.SIGSTOP && t.fresh:
-			t.fresh = false
+		case int(ws)>>16 == unix.PTRACE_EVENT_STOP:
+			// A seized tracee's stop that is no signal to deliver: the
+			// first stop of a new thread or child, or a group-stop
+			// (WSTOPSIG a stopping signal), which PTRACE_LISTEN leaves
+			// in place until SIGCONT, as without a tracer.
+			if isStopSignal(sig) {
+				if err := ptraceListen(wpid); err != nil && !errors.Is(err, unix.ESRCH) {
+					return 0, fmt.Errorf("ptrace(PTRACE_LISTEN, %d): %w", wpid, err)
+				}
+				continue
+			}
 		case sig == unix.SIGTRAP && ws.TrapCause() != 0:
 			// another event; nothing to deliver
 		default:
@@ -295,4 +313,16 @@ func wait4(pid int, ws *unix.WaitStatus) (int, error) {
 		}
 		return wpid, nil
 	}
+}
+
+func isStopSignal(sig unix.Signal) bool {
+	return sig == unix.SIGSTOP || sig == unix.SIGTSTP || sig == unix.SIGTTIN || sig == unix.SIGTTOU
+}
+
+func ptraceListen(pid int) error {
+	_, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_LISTEN, uintptr(pid), 0, 0, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
 }
