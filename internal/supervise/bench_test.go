@@ -39,6 +39,8 @@ func BenchmarkLearnOverhead(b *testing.B) {
 			b.Fatal("nothing recorded")
 		}
 	}
+	b.ReportMetric(float64(plain)/float64(b.N)/1e6, "plain-ms")
+	b.ReportMetric(float64(learn)/float64(b.N)/1e6, "learn-ms")
 	b.ReportMetric(float64(learn)/float64(plain), "learn/plain")
 	b.ReportMetric(float64(learn-plain)/float64(b.N)/calls, "ns-added/syscall")
 	b.ReportMetric(0, "ns/op")
