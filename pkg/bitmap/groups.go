@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 )
 
 //go:generate go run ../../internal/gen/groups -i ../../internal/gen/groups/systemd-syscall-filter.txt -o zgroups.go
@@ -26,59 +27,60 @@ type Group struct {
 	Members     []string
 }
 
-// ownGroups are sysrestrict's groups. They come first in lookups: our
+// ownGroups returns sysrestrict's groups. They come first in lookups: our
 // @default replaces systemd's (SPEC section 2: systemd's @default minus
-// execve and execveat, which stay governed by the list).
-var ownGroups = []Group{
-	{
-		Name:        "@default",
-		Description: "Kept by every allowlist: systemd's @default without execve/execveat",
-		Source:      SourceSysrestrict,
-		// Members are filled in by init from systemd's @default.
-	},
-	{
-		Name:        "@exec",
-		Description: "Program execution",
-		Source:      SourceSysrestrict,
-		Members:     []string{"execve", "execveat"},
-	},
-	{
-		Name:        "@open",
-		Description: "Opening and creating files by path",
-		Source:      SourceSysrestrict,
-		Members:     []string{"creat", "open", "openat", "openat2", "open_by_handle_at"},
-	},
-	{
-		Name:        "@fork",
-		Description: "Creating processes and threads",
-		Source:      SourceSysrestrict,
-		Members:     []string{"clone", "clone3", "fork", "vfork"},
-	},
-	{
-		Name:        "@kill",
-		Description: "Sending signals to other processes and threads",
-		Source:      SourceSysrestrict,
-		Members:     []string{"kill", "pidfd_send_signal", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "tgkill", "tkill"},
-	},
-	{
-		Name:        "@io-uring",
-		Description: "io_uring, whose operations bypass per-syscall filters",
-		Source:      SourceSysrestrict,
-		Members:     []string{"io_uring_enter", "io_uring_register", "io_uring_setup"},
-	},
-}
-
-func init() {
-	// Derive our @default from systemd's rather than copy it, so that
+// execve and execveat, which stay governed by the list). It is built on
+// first use, not at init: the loader starts on every exec and rarely needs
+// a group.
+var ownGroups = sync.OnceValue(func() []Group {
+	// Derive @default from systemd's rather than copy it, so that
 	// regenerating the systemd table carries it along.
 	sd, ok := findGroup(systemdGroups, "@default")
 	if !ok {
 		panic("bitmap: systemd's @default is missing from zgroups.go")
 	}
-	ownGroups[0].Members = slices.DeleteFunc(slices.Clone(sd.Members), func(m string) bool {
+	def := slices.DeleteFunc(slices.Clone(sd.Members), func(m string) bool {
 		return m == "execve" || m == "execveat"
 	})
-}
+	return []Group{
+		{
+			Name:        "@default",
+			Description: "Kept by every allowlist: systemd's @default without execve/execveat",
+			Source:      SourceSysrestrict,
+			Members:     def,
+		},
+		{
+			Name:        "@exec",
+			Description: "Program execution",
+			Source:      SourceSysrestrict,
+			Members:     []string{"execve", "execveat"},
+		},
+		{
+			Name:        "@open",
+			Description: "Opening and creating files by path",
+			Source:      SourceSysrestrict,
+			Members:     []string{"creat", "open", "openat", "openat2", "open_by_handle_at"},
+		},
+		{
+			Name:        "@fork",
+			Description: "Creating processes and threads",
+			Source:      SourceSysrestrict,
+			Members:     []string{"clone", "clone3", "fork", "vfork"},
+		},
+		{
+			Name:        "@kill",
+			Description: "Sending signals to other processes and threads",
+			Source:      SourceSysrestrict,
+			Members:     []string{"kill", "pidfd_send_signal", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "tgkill", "tkill"},
+		},
+		{
+			Name:        "@io-uring",
+			Description: "io_uring, whose operations bypass per-syscall filters",
+			Source:      SourceSysrestrict,
+			Members:     []string{"io_uring_enter", "io_uring_register", "io_uring_setup"},
+		},
+	}
+})
 
 func findGroup(groups []Group, name string) (Group, bool) {
 	for _, g := range groups {
@@ -92,9 +94,9 @@ func findGroup(groups []Group, name string) (Group, bool) {
 // Groups returns every group: sysrestrict's own first, then systemd's that
 // ours do not replace, each in its table's order.
 func Groups() []Group {
-	all := slices.Clone(ownGroups)
+	all := slices.Clone(ownGroups())
 	for _, g := range systemdGroups {
-		if _, mine := findGroup(ownGroups, g.Name); !mine {
+		if _, mine := findGroup(ownGroups(), g.Name); !mine {
 			all = append(all, g)
 		}
 	}
@@ -106,7 +108,7 @@ func LookupGroup(name string) (Group, bool) {
 	if !strings.HasPrefix(name, "@") {
 		name = "@" + name
 	}
-	if g, ok := findGroup(ownGroups, name); ok {
+	if g, ok := findGroup(ownGroups(), name); ok {
 		return g, true
 	}
 	return findGroup(systemdGroups, name)
@@ -135,7 +137,7 @@ func (g Group) Resolve(abi ABI) ([]int, error) {
 				nrs = append(nrs, abi.Lookup(m)...)
 				continue
 			}
-			table := ownGroups
+			table := ownGroups()
 			if g.Source == SourceSystemd {
 				table = systemdGroups
 			}
