@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -249,6 +250,11 @@ func TestLearnMerges(t *testing.T) {
 // whose death by it comes back as the status.
 func TestSIGTERMForwarded(t *testing.T) {
 	sleep := need(t, "sleep")
+	// A safety net: should Record end early, SIGTERM must not end the
+	// test binary.
+	net := make(chan os.Signal, 1)
+	signal.Notify(net, unix.SIGTERM)
+	defer signal.Stop(net)
 	go func() {
 		time.Sleep(300 * time.Millisecond) // Record has its handler in place long before
 		unix.Kill(os.Getpid(), unix.SIGTERM)
