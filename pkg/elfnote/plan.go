@@ -578,6 +578,17 @@ func (im *image) planAdd(p *Plan, set bitmap.Set) error {
 			progs[i].Filesz, progs[i].Memsz = l.Filesz+noteSize, l.Memsz+noteSize
 		}
 	}
+	if !ok && slot < 0 {
+		// Go's linker puts the section header table right after the
+		// program headers: move it to the end of the file and use its
+		// place.
+		if gsl, off := im.goMove(); gsl != nil {
+			ok, sl, noteOff = true, gsl, off
+			shdrEnd := im.shoff + uint64(len(im.sects)*im.shentsize)
+			p.patch(tableEnd+ent, make([]byte, noteOff-(tableEnd+ent)))
+			p.patch(noteOff+noteSize, make([]byte, shdrEnd-(noteOff+noteSize)))
+		}
+	}
 	if ok {
 		p.Strategy = StrategyReuse
 		l := loadOfIn(progs, noteOff, noteSize)
@@ -751,4 +762,45 @@ func noteVaddr(progs []prog, off uint64) uint64 {
 		}
 	}
 	return 0
+}
+
+// goMove plans room for a note where Go's linker put the section header
+// table: right after the program headers, inside the first segment, with
+// .shstrtab at the end of the file. The table moves to the end of the
+// file, behind .shstrtab (which grows in place by the new name); the new
+// program header goes where the table began and the note where it ended,
+// so that Remove can tell this layout from the others and put the table
+// back. It returns the section layout and the note's offset, or nil.
+func (im *image) goMove() (*sectLayout, uint64) {
+	if len(im.sects) == 0 || len(im.shstrtab) == 0 || im.staleSect != 0 || im.damage != nil {
+		return nil, 0
+	}
+	ent := uint64(im.phentsize)
+	tableEnd := im.phoff + uint64(len(im.progs))*ent
+	shdrEnd := im.shoff + uint64(len(im.sects)*im.shentsize)
+	st := im.sects[im.shstrndx]
+	if im.shoff != tableEnd || st.Off+st.Size != uint64(im.size) || shdrEnd < noteSize {
+		return nil, 0
+	}
+	noteOff := (shdrEnd - noteSize) &^ 3
+	l := loadOfIn(im.progs, im.phoff, shdrEnd-im.phoff)
+	if l < 0 || noteOff < tableEnd+ent || im.progs[l].Off+im.progs[l].Filesz <= shdrEnd {
+		return nil, 0
+	}
+	// Nothing but the section header table may use its bytes.
+	for i, pr := range im.progs {
+		if i != l && pr.Type != elf.PT_PHDR && pr.Filesz > 0 && pr.Off < shdrEnd && tableEnd < pr.Off+pr.Filesz {
+			return nil, 0
+		}
+	}
+	for i := range im.sects {
+		if s := &im.sects[i]; s.fileEnd() > s.Off && s.Off < shdrEnd && tableEnd < s.fileEnd() {
+			return nil, 0
+		}
+	}
+	add := uint64(len(Section) + 1)
+	sl := &sectLayout{strOff: st.Off, strSize: st.Size + add, inPlace: true, name: uint32(st.Size)}
+	sl.shoff = alignUp(st.Off+sl.strSize, uint64(im.word))
+	sl.end = sl.shoff + uint64((len(im.sects)+1)*im.shentsize)
+	return sl, noteOff
 }

@@ -32,7 +32,12 @@ func (im *image) planRemove() (*Plan, error) {
 	}
 	p := &Plan{Strategy: StrategyRemove, Cut: im.size, Size: im.size, orig: im.size, Before: f.Set, After: bitmap.NewSet(f.ABI)}
 	progsExact := im.removeProgs(p)
-	sectsExact := im.removeSect(p)
+	var sectsExact bool
+	if !im.removeGoMove(p) {
+		sectsExact = im.removeSect(p)
+	} else {
+		sectsExact = true
+	}
 	p.Exact = progsExact && sectsExact
 	// Cut what the restored headers no longer use (an appended segment,
 	// copied section headers and names): the stamper refused files with
@@ -349,4 +354,45 @@ func (im *image) usedAfter(off uint64) bool {
 		}
 	}
 	return false
+}
+
+// removeGoMove undoes goMove: the PT_NOTE is the last program header, the
+// table did not move, the note ends inside the first segment but not right
+// after the table, and .shstrtab ends with the section's name. Then the
+// section header table goes back right after the program headers, over
+// the note. It reports whether it did.
+func (im *image) removeGoMove(p *Plan) bool {
+	k, i := im.note.Prog, im.note.Section
+	if im.phoff != uint64(im.ehsize) || k != len(im.progs)-1 || i == 0 || i != len(im.sects)-1 {
+		return false
+	}
+	ent := uint64(im.phentsize)
+	newTableEnd := im.phoff + uint64(k)*ent
+	noteOff, noteEnd := uint64(im.note.Offset), uint64(im.note.Offset+im.note.Size)
+	if noteOff == alignUp(newTableEnd+ent, 4) {
+		return false // the note follows the table: strategy 2 proper
+	}
+	l := loadOfIn(im.progs, im.phoff, noteEnd-im.phoff)
+	if l < 0 || im.progs[l].Off+im.progs[l].Filesz <= noteEnd {
+		return false
+	}
+	st := im.sects[im.shstrndx]
+	add := uint64(len(Section) + 1)
+	shdrEnd := newTableEnd + uint64(i*im.shentsize)
+	if st.Size < add || uint64(im.sects[i].Name) != st.Size-add || im.shoff != alignUp(st.Off+st.Size, uint64(im.word)) ||
+		noteEnd > shdrEnd || (shdrEnd-noteSize)&^3 != noteOff {
+		return false
+	}
+	sects := slices.Clone(im.sects[:i])
+	sects[im.shstrndx].Size -= add
+	tab := make([]byte, uint64(i*im.shentsize))
+	for j, s := range sects {
+		im.encodeSect(tab[j*im.shentsize:], s)
+	}
+	p.patch(newTableEnd, tab)
+	b := make([]byte, im.word)
+	im.putWord(b, newTableEnd)
+	p.patch(uint64(im.offShoff), b)
+	p.patch(uint64(im.offShnum), im.half(uint16(i)))
+	return true
 }
