@@ -68,3 +68,12 @@ print(f"  {'restamp in place, small binary':<40} {isml:9.2f} ms   (150 MB / smal
 ok = cp/so >= 0.8 and cp/si >= 0.8
 print(f"  target >= 0.80x cp: {'met' if ok else 'NOT MET'} ({min(cp/so, cp/si):.2f}x)")
 PY
+
+hdr "Exec through the loader, and the filter's cost per syscall (issue 4: <= +0.5 ms over the Go floor; <= +30 ns per allowed syscall)"
+# Interleaved runs of: the program directly, through a Go program that only
+# execs (the Go start-up floor), and through sysrestrict-exec; then a
+# getppid loop with no filter, an allow-all filter and the loader's filter.
+go run ./internal/bench/execbench -loader "$BIN/sysrestrict-exec" -src .
+
+hdr "Learning overhead (issue 5: a syscall-heavy run with and without --learn, as a ratio)"
+go test -run '^$' -bench Overhead -benchtime 10x ./internal/supervise | grep -E 'Benchmark|ok|FAIL'
