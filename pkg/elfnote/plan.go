@@ -700,6 +700,8 @@ func (im *image) planAdd(p *Plan, set bitmap.Set) error {
 	return nil
 }
 
+// loadOfIn returns the index of the first PT_LOAD of progs whose file
+// bytes include [off, off+size), or -1.
 func loadOfIn(progs []prog, off, size uint64) int {
 	for i, l := range progs {
 		if l.Type == elf.PT_LOAD && off >= l.Off && off-l.Off <= l.Filesz && size <= l.Filesz-(off-l.Off) {
