@@ -2,9 +2,11 @@ package stampcli
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -340,5 +342,68 @@ func TestAllowProfile(t *testing.T) {
 	code, _, errOut = stampRun(t, "--allow-profile", prof, aarch)
 	if code != ExitUsage || !strings.Contains(errOut, "aarch64") || !bytes.Equal(orig, mustRead(t, aarch)) {
 		t.Errorf("--allow-profile on aarch64 = %d, %q, want %d and the file untouched", code, errOut, ExitUsage)
+	}
+}
+
+// TestStripAfterStamp runs GNU strip and objcopy on stamped binaries, as a
+// build that stamps too early would: the program is broken by them, and
+// --check must say so rather than pass it (issue 3; docs/stamping.md).
+func TestStripAfterStamp(t *testing.T) {
+	for _, tool := range [][]string{{"strip"}, {"objcopy", "--remove-section", ".comment"}} {
+		path, err := exec.LookPath(tool[0])
+		if err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s not found; CI installs binutils", tool[0])
+			}
+			t.Skipf("%s not installed (binutils)", tool[0])
+		}
+		t.Run(tool[0], func(t *testing.T) {
+			bin := fixture(t, "x86_64-pie")
+			if code, _, errOut := stampRun(t, "-q", "--deny", "ptrace", bin); code != 0 {
+				t.Fatalf("stamp = %d, %s", code, errOut)
+			}
+			out, err := exec.Command(path, append(tool[1:], bin)...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("%v: %v\n%s", tool, err, out)
+			}
+			code, _, errOut := stampRun(t, "--check", "--deny", "ptrace", bin)
+			if code != ExitFailed || !strings.Contains(errOut, "rewritten after stamping") {
+				t.Errorf("--check after %s = %d, %q, want %d and the reason", tool[0], code, errOut, ExitFailed)
+			}
+			if code, _, _ := stampRun(t, "--deny", "ptrace", bin); code != ExitFailed {
+				t.Errorf("stamping after %s = %d, want %d", tool[0], code, ExitFailed)
+			}
+		})
+	}
+}
+
+// TestRepairDamagedStamp drops the note's PT_NOTE entry, as a tool that
+// rewrites program headers might: --check fails, the loader's reader
+// refuses it, and stamping again repairs it with its restrictions kept.
+func TestRepairDamagedStamp(t *testing.T) {
+	bin := fixture(t, "x86_64-pie")
+	if code, _, errOut := stampRun(t, "-q", "--deny", "ptrace", bin); code != 0 {
+		t.Fatalf("stamp = %d, %s", code, errOut)
+	}
+	f, err := elfnote.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := mustRead(t, bin)
+	phoff := binary.LittleEndian.Uint64(b[0x20:]) // e_phoff of an ELF64 LE file
+	entry := b[phoff+uint64(f.Note.Prog)*56:][:56]
+	clear(entry) // PT_NULL
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := stampRun(t, "--check", "--deny", "ptrace", bin); code != ExitFailed {
+		t.Errorf("--check of a damaged stamp = %d, want %d", code, ExitFailed)
+	}
+	code, out, errOut := stampRun(t, "--deny", "execve", bin)
+	if code != 0 || !strings.Contains(errOut, "repaired") {
+		t.Fatalf("restamp = %d, %q, %q, want 0 and a repair note", code, out, errOut)
+	}
+	if s, ok := readSet(t, bin); !ok || !s.Has(101) || !s.Has(59) {
+		t.Errorf("after repair, note = %v, %v, want ptrace and execve", s, ok)
 	}
 }

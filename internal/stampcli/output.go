@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 	"github.com/sysrestrict/sysrestrict/pkg/elfnote"
@@ -50,7 +51,19 @@ func (p *printer) fail(name string, err error) {
 	if p.json {
 		p.emit(fileJSON{File: name, Error: err.Error()})
 	}
-	fmt.Fprintf(p.stderr, "sysrestrict-stamp: %s: %v\n", name, err)
+	msg := err.Error()
+	if !strings.HasPrefix(msg, name+": ") { // elfnote.ReadFile names the file itself
+		msg = name + ": " + msg
+	}
+	fmt.Fprintf(p.stderr, "sysrestrict-stamp: %s\n", msg)
+}
+
+// note tells a person something that is neither an error nor a warning
+// about the policy.
+func (p *printer) note(name, msg string) {
+	if !p.quiet {
+		fmt.Fprintf(p.stderr, "sysrestrict-stamp: %s: %s\n", name, msg)
+	}
 }
 
 func (p *printer) warn(name string, ws []bitmap.Warning) {

@@ -80,13 +80,18 @@ type target struct {
 	name string
 	f    *elfnote.File
 	want bitmap.Set // what the request restricts on f's ABI
+	damage error    // the stamp was damaged by a later tool; stamping repairs it
 }
 
 // prepare reads every file and resolves the request for each one's ABI.
 // Files that cannot be read are reported and left out; a request that does
 // not resolve for any file is a usage error, returned before anything is
 // written.
-func prepare(files []string, req request, out *printer) ([]target, int, error) {
+//
+// With repair set, a file whose stamp was damaged by a later tool (strip,
+// objcopy) is kept: stamping it again repairs it. --check and --show never
+// repair: for them a damaged stamp is a failure.
+func prepare(files []string, req request, repair bool, out *printer) ([]target, int, error) {
 	res, err := newResolver(req)
 	if err != nil {
 		return nil, 0, err
@@ -95,7 +100,12 @@ func prepare(files []string, req request, out *printer) ([]target, int, error) {
 	bad := 0
 	for _, name := range files {
 		f, err := elfnote.ReadFile(name)
-		if err != nil {
+		var damage error
+		switch {
+		case err == nil:
+		case repair && f != nil && errors.Is(err, elfnote.ErrBadNote):
+			damage = err // Stamp repairs it, or says why it cannot
+		default:
 			out.fail(name, err)
 			bad++
 			continue
@@ -104,13 +114,13 @@ func prepare(files []string, req request, out *printer) ([]target, int, error) {
 		if err != nil {
 			return nil, bad, fmt.Errorf("%s (%s): %w", name, f.ABI, err)
 		}
-		targets = append(targets, target{name: name, f: f, want: want})
+		targets = append(targets, target{name: name, f: f, want: want, damage: damage})
 	}
 	return targets, bad, nil
 }
 
 func stamp(files []string, check bool, req request, out *printer) error {
-	targets, bad, err := prepare(files, req, out)
+	targets, bad, err := prepare(files, req, !check, out)
 	if err != nil {
 		return err
 	}
@@ -128,6 +138,9 @@ func stamp(files []string, check bool, req request, out *printer) error {
 			out.fail(t.name, err)
 			bad++
 			continue
+		}
+		if t.damage != nil && !req.dryRun {
+			out.note(t.name, "repaired a stamp that a later tool had damaged ("+t.damage.Error()+")")
 		}
 		out.warn(t.name, bitmap.Warnings(result.After))
 		out.stamped(t.name, result, req)

@@ -123,6 +123,9 @@ func (im *image) checkStampable() error {
 	if err := im.checkRanges(); err != nil {
 		return err
 	}
+	if err := im.checkLayout(); err != nil {
+		return err
+	}
 	if end := im.imageEnd(); end < uint64(im.size) {
 		return fmt.Errorf("%w: %d bytes after the end of the ELF image at offset %#x (a self-extracting payload or signature would be lost)", ErrAppendedData, uint64(im.size)-end, end)
 	}

@@ -415,10 +415,57 @@ func (im *image) findNote() error {
 			im.note.Section = i
 		}
 	}
+	if im.noteFound || im.staleSect != 0 {
+		if err := im.checkLayout(); err != nil {
+			return err
+		}
+	}
 	if im.noteFound && !im.mapsFile(im.note.Vaddr, uint64(im.note.Offset), uint64(im.note.Size)) {
 		im.damaged(badNote(int64(im.phoff)+int64(im.note.Prog*im.phentsize), "the sysrestrict PT_NOTE's address %#x does not map its own bytes (the file was changed after stamping); stamp it again to repair it", im.note.Vaddr))
 	}
 	return im.damage
+}
+
+// checkLayout checks that every segment whose bytes lie inside a PT_LOAD
+// sits at the address that PT_LOAD maps them to. GNU strip and objcopy,
+// run on a stamped file, move the program header table back to the front
+// and shift the sections behind it in the file but not in memory
+// (docs/stamping.md, "Limits"): the program is then broken, by them, and a
+// new stamp cannot mend it. The loader must not run it and --check must
+// fail, so for a stamped file this is an error, not a repairable damage.
+// Our own PT_NOTE is left to findNote, whose damage is repairable.
+func (im *image) checkLayout() error {
+	for i, p := range im.progs {
+		if p.Type == elf.PT_LOAD || p.Type == elf.PT_NULL || p.Filesz == 0 || !im.inLoad(p.Off, p.Filesz) {
+			continue
+		}
+		if im.noteFound && i == im.note.Prog {
+			continue
+		}
+		if im.mapsFile(p.Vaddr, p.Off, p.Filesz) {
+			continue
+		}
+		off := int64(im.phoff) + int64(i*im.phentsize)
+		if im.noteFound || im.staleSect != 0 {
+			return badNote(off,
+				"program header %d (%v, offset %#x) is not at the address %#x that its PT_LOAD maps it to: the file was rewritten after stamping (GNU strip and objcopy do this), which breaks the program; rebuild it and stamp it as the last step",
+				i, p.Type, p.Off, p.Vaddr)
+		}
+		return fmt.Errorf("%w: program header %d (%v, offset %#x) is not at the address %#x that its PT_LOAD maps it to; the file's layout is inconsistent, and stamping it could not be checked",
+			ErrUnsupported, i, p.Type, p.Off, p.Vaddr)
+	}
+	return nil
+}
+
+// inLoad reports whether the file bytes [off, off+size) lie inside the file
+// range of a PT_LOAD.
+func (im *image) inLoad(off, size uint64) bool {
+	for _, l := range im.progs {
+		if l.Type == elf.PT_LOAD && off >= l.Off && off-l.Off <= l.Filesz && size <= l.Filesz-(off-l.Off) {
+			return true
+		}
+	}
+	return false
 }
 
 // damaged records the first sign that a stamp was damaged by a later tool.
