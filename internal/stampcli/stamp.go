@@ -77,10 +77,10 @@ func (r *resolver) restrictions(abi bitmap.ABI) (bitmap.Set, error) {
 
 // target is one FILE read and ready to be worked on.
 type target struct {
-	name string
-	f    *elfnote.File
-	want bitmap.Set // what the request restricts on f's ABI
-	damage error    // the stamp was damaged by a later tool; stamping repairs it
+	name   string
+	f      *elfnote.File
+	want   bitmap.Set // what the request restricts on f's ABI
+	damage error      // the stamp was damaged by a later tool; stamping repairs it
 }
 
 // prepare reads every file and resolves the request for each one's ABI.
