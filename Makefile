@@ -14,7 +14,7 @@ PKGS := ./...
 all: build
 
 help:
-	@echo "make build        build bin/sysrestrict-stamp and bin/sysrestrict-exec"
+	@echo "make build        build bin/sysrestrict-stamp, bin/sysrestrict-exec and bin/sysrestrict-supervise"
 	@echo "make test         go vet, staticcheck, go test ./..., and each fuzz target for $(FUZZTIME)"
 	@echo "make demo         stamp a small program, run it through the loader, show the kill"
 	@echo "make bench        stamping, exec and per-syscall costs, as ratios measured in one run"
@@ -25,7 +25,7 @@ help:
 	@echo "make clean        remove build output"
 
 build:
-	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/ ./cmd/sysrestrict-stamp ./cmd/sysrestrict-exec
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/ ./cmd/sysrestrict-stamp ./cmd/sysrestrict-exec ./cmd/sysrestrict-supervise
 
 test: vet staticcheck unit fuzz
 
@@ -45,7 +45,7 @@ fuzz:
 	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
 	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
 	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
-	    $(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) $$pkg > /tmp/sysrestrict-fuzz.log 2>&1 || { cat /tmp/sysrestrict-fuzz.log; exit 1; }; \
+	    $(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s $$pkg > /tmp/sysrestrict-fuzz.log 2>&1 || { cat /tmp/sysrestrict-fuzz.log; exit 1; }; \
 	  done; \
 	done
 

@@ -6,7 +6,6 @@ import (
 	"os"
 
 	"github.com/sysrestrict/sysrestrict/internal/execcli"
-	"github.com/sysrestrict/sysrestrict/internal/supervise"
 )
 
 // The loader runs in init, not in main: during package initialisation the
@@ -16,11 +15,9 @@ import (
 // template thread alone costs 15–20 page faults: about a third of the
 // loader's start-up over a Go program that only execs (docs/exec.md).
 //
-// supervise.Init comes first: the loader is also the launcher of the child
-// that --learn and --explain supervise; in that child Init installs the
-// filters and execs PROGRAM, and never returns.
+// --learn and --explain are handed to sysrestrict-supervise, beside this
+// binary, so that the supervisor is not loaded on every exec.
 func init() {
-	supervise.Init()
 	os.Exit(execcli.Run(os.Args, os.Environ(), os.Stdout, os.Stderr))
 }
 

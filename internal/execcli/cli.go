@@ -20,6 +20,9 @@ const (
 
 const tool = "sysrestrict-exec"
 
+// Tool is the name the loader's messages start with.
+const Tool = tool
+
 // failure is an error that ends the loader with a status.
 type failure struct {
 	status int
@@ -43,7 +46,7 @@ const (
 
 // Plan is PROGRAM found, opened, checked and its restrictions resolved:
 // what the loader execs, and what the --learn and --explain supervisors
-// start from (runSupervised, supervise.go).
+// start from (Supervisor, supervise.go).
 type Plan struct {
 	Program string // PROGRAM as given
 	Path    string // where it was found
@@ -80,11 +83,18 @@ func Run(args, env []string, stdout, stderr io.Writer) int {
 		io.WriteString(stdout, tool+" "+version.Version+"\n")
 		return 0
 	}
+	if (o.learn != "" || o.explain) && Supervisor == nil {
+		err = execSupervisor(args, env)
+		var fl *failure
+		errors.As(err, &fl)
+		io.WriteString(stderr, tool+": "+fl.msg+"\n")
+		return fl.status
+	}
 	p, err := prepare(o, env, stderr)
 	if err == nil {
 		switch {
 		case o.learn != "" || o.explain:
-			return runSupervised(p, o)
+			return Supervisor(p)
 		case o.dump != "":
 			err = dump(p, o.dump, stdout)
 		default:

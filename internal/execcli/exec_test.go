@@ -46,9 +46,13 @@ func TestMain(m *testing.M) {
 
 func build(dir string) error {
 	loader = filepath.Join(dir, "sysrestrict-exec")
-	out, err := exec.Command("go", "build", "-o", loader, "github.com/sysrestrict/sysrestrict/cmd/sysrestrict-exec").CombinedOutput()
+	// sysrestrict-supervise goes beside the loader, where the loader
+	// looks for it to run --learn and --explain.
+	out, err := exec.Command("go", "build", "-o", dir+"/",
+		"github.com/sysrestrict/sysrestrict/cmd/sysrestrict-exec",
+		"github.com/sysrestrict/sysrestrict/cmd/sysrestrict-supervise").CombinedOutput()
 	if err != nil {
-		return errors.New("go build cmd/sysrestrict-exec: " + err.Error() + ": " + string(out))
+		return errors.New("go build cmd/sysrestrict-exec cmd/sysrestrict-supervise: " + err.Error() + ": " + string(out))
 	}
 	cc, err := exec.LookPath("cc")
 	if err != nil {
@@ -336,6 +340,26 @@ func TestSupervisedModes(t *testing.T) {
 	}
 	wantExit(t, "--explain, allowed", load(t, "--explain", "--deny", "ptrace", victim, "getppid"), 0, "ok\n")
 	wantExit(t, "--explain, nothing restricted", load(t, "--explain", victim, "getppid"), 126, "")
+}
+
+// TestSupervisorMissing: a loader installed without sysrestrict-supervise
+// beside it says what is missing for --learn and --explain, and still runs
+// programs itself.
+func TestSupervisorMissing(t *testing.T) {
+	need(t)
+	alone := filepath.Join(t.TempDir(), "sysrestrict-exec")
+	copyFile(t, loader, alone, 0o755)
+	for _, args := range [][]string{{"--explain", "--deny", "ptrace"}, {"--learn", filepath.Join(t.TempDir(), "p.json")}} {
+		cmd := exec.Command(alone, append(args, victim, "getppid")...)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != ExitUsage || !strings.Contains(string(out), "sysrestrict-supervise") {
+			t.Errorf("%v without sysrestrict-supervise = %v, %q; want %d naming it", args, err, out, ExitUsage)
+		}
+	}
+	if out, err := exec.Command(alone, "--deny", "ptrace", victim, "getppid").CombinedOutput(); err != nil || string(out) != "ok\n" {
+		t.Errorf("the loader alone = %v, %q; want it to run the victim", err, out)
+	}
 }
 
 // TestExecFailsUnderFilter: an exec that fails once the filter is in (a

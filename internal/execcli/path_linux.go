@@ -1,9 +1,7 @@
 package execcli
 
 import (
-	"errors"
 	"io"
-	"os"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -125,13 +123,4 @@ func open(path string) (*File, Kind, error) {
 		return f, KindScript, nil
 	}
 	return f, KindOther, nil
-}
-
-// errText is an error's text without Go's "op path:" prefix.
-func errText(err error) string {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		err = pe.Err
-	}
-	return err.Error()
 }

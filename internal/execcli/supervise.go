@@ -1,41 +1,42 @@
 package execcli
 
 import (
-	"context"
 	"errors"
-	"io"
 	"os"
-
-	"github.com/sysrestrict/sysrestrict/internal/supervise"
+	"path/filepath"
+	"syscall"
 )
 
-// supervise is the one dispatch point of the supervising modes, --learn
-// FILE and --explain, which internal/supervise implements. They get the
-// resolved Plan — PROGRAM found, opened, its note read and --deny stacked
-// on it (for --learn, only found and opened) — and end the loader the way
-// PROGRAM ended. The loader binary is also the supervised child's launcher:
-// cmd/sysrestrict-exec calls supervise.Init first.
-func runSupervised(p *Plan, o *options) int {
-	c := supervise.Config{Path: p.Path, Argv: p.Argv, Env: p.Env, Log: p.Stderr}
-	var ws supervise.WaitStatus
-	var err error
-	if o.learn != "" {
-		ws, err = supervise.Learn(context.Background(), c, o.learn)
-	} else {
-		if p.Kind != KindELF || !p.Restricted {
-			io.WriteString(p.Stderr, tool+": "+p.Path+": nothing to explain: no sysrestrict note and no --deny\n")
-			return ExitCannotRun
-		}
-		c.File = os.NewFile(uintptr(p.File.Fd), p.Path)
-		ws, err = supervise.Explain(context.Background(), c, p.Note, p.Deny)
+// Supervisor runs --learn and --explain on a resolved Plan and ends the
+// process as PROGRAM ended; it returns only with an exit status of its own.
+// sysrestrict-supervise sets it (internal/supervisecli). The loader leaves it
+// nil, and execs sysrestrict-supervise instead, so that the supervisor's
+// code and start-up cost stay out of every restricted program's exec.
+var Supervisor func(p *Plan) int
+
+// supervisorName is the binary that sysrestrict-exec hands the supervising
+// modes to, looked up in the loader's own directory.
+const supervisorName = "sysrestrict-supervise"
+
+// execSupervisor execs sysrestrict-supervise, from the directory the
+// running loader was started from, with the loader's own arguments and
+// environment. It returns only on failure.
+func execSupervisor(args, env []string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return fail(ExitUsage, "--learn and --explain: cannot find this program's directory to start ", supervisorName, ": ", err.Error())
 	}
-	switch {
-	case errors.Is(err, supervise.ErrNotStarted):
-		// The child said why; its status is 125 or 126.
-	case err != nil:
-		io.WriteString(p.Stderr, tool+": "+p.Path+": "+err.Error()+"\n")
-		return ExitUsage
+	path := filepath.Join(filepath.Dir(self), supervisorName)
+	err = syscall.Exec(path, append([]string{path}, args[1:]...), env)
+	return fail(ExitUsage, "--learn and --explain are run by ", supervisorName, ", which should be installed beside ", self,
+		" (make build puts both in bin/): ", path, ": ", errText(err))
+}
+
+// errText is an error's text without Go's "op path:" prefix.
+func errText(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
 	}
-	supervise.Exit(ws)
-	return ExitUsage // not reached
+	return err.Error()
 }
