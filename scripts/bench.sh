@@ -35,11 +35,12 @@ sync
 hyperfine -N --style basic -w 2 -r 10 --export-json "$work/stamp.json" \
 	--prepare "cp $work/big $work/in" \
 	-n cp "cp $work/in $work/out" \
+	-n "cp + sync" "bash -c 'cp $work/in $work/out && sync $work/out'" \
 	-n "sysrestrict-stamp (new note, -o)" "$BIN/sysrestrict-stamp -q --deny ptrace -o $work/out $work/in" \
 	-n "sysrestrict-stamp (new note, in place)" "$BIN/sysrestrict-stamp -q --deny ptrace $work/in" \
 	-n "objcopy --add-section" "objcopy --add-section .note.sysrestrict=$work/big.c $work/in $work/out" \
 	>/dev/null
-read -r t_cp t_stamp_o t_stamp_in t_objcopy <<<"$(mean_ms "$work/stamp.json")"
+read -r t_cp t_cpsync t_stamp_o t_stamp_in t_objcopy <<<"$(mean_ms "$work/stamp.json")"
 
 # In place on an already stamped binary: only the bitmap's bytes are written.
 cp "$work/big" "$work/stamped"
@@ -53,20 +54,23 @@ hyperfine -N --style basic -w 3 -r 30 --export-json "$work/inplace.json" \
 	>/dev/null
 read -r t_in_big t_in_small <<<"$(mean_ms "$work/inplace.json")"
 
-python3 - "$size" "$t_cp" "$t_stamp_o" "$t_stamp_in" "$t_objcopy" "$t_in_big" "$t_in_small" <<'PY'
+python3 - "$size" "$t_cp" "$t_cpsync" "$t_stamp_o" "$t_stamp_in" "$t_objcopy" "$t_in_big" "$t_in_small" <<'PY'
 import sys
-size, cp, so, si, oc, ib, isml = int(sys.argv[1]), *map(float, sys.argv[2:])
+size, cp, cps, so, si, oc, ib, isml = int(sys.argv[1]), *map(float, sys.argv[2:])
 mb = size / 1e6
 def row(name, ms, base=cp):
     print(f"  {name:<40} {ms:9.2f} ms  {mb/(ms/1000):8.0f} MB/s  speed vs cp {base/ms:5.2f}x")
 row("cp", cp)
+row("cp + sync (durable, as the stamper is)", cps)
 row("sysrestrict-stamp -o (new note)", so)
 row("sysrestrict-stamp in place (new note)", si)
 row("objcopy --add-section", oc)
 print(f"  {'restamp in place, 150 MB binary':<40} {ib:9.2f} ms")
 print(f"  {'restamp in place, small binary':<40} {isml:9.2f} ms   (150 MB / small = {ib/isml:.2f}x: constant time)")
 ok = cp/so >= 0.8 and cp/si >= 0.8
-print(f"  target >= 0.80x cp: {'met' if ok else 'NOT MET'} ({min(cp/so, cp/si):.2f}x)")
+print(f"  target >= 0.80x cp: {'met' if ok else 'NOT MET'} ({min(cp/so, cp/si):.2f}x; {min(cps/so, cps/si):.2f}x of cp + sync)")
+print("  (the stamper fsyncs the new file before renaming it over the old one; cp does not, so the")
+print("   cp ratio swings with how fast the disk flushes; cp + sync is the like-for-like baseline)")
 PY
 
 hdr "Exec through the loader, and the filter's cost per syscall (issue 4: <= +0.5 ms over the Go floor; <= +30 ns per allowed syscall)"
