@@ -15,34 +15,6 @@ import (
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 )
 
-// Options control Stamp and Remove.
-type Options struct {
-	// Output, if set, names the file to write the result to; the input is
-	// left untouched. "" writes the input file itself.
-	Output string
-
-	// DryRun computes what would change and changes nothing.
-	DryRun bool
-
-	// Replace writes exactly the given set. Without it Stamp writes the
-	// union of the given set and the file's current one, computed under
-	// the file's lock, so a stamp never silently loosens a binary and two
-	// concurrent stampers never lose each other's restrictions.
-	Replace bool
-}
-
-// Result says what Stamp or Remove did, or would do with DryRun.
-type Result struct {
-	Path          string     // the file read: the input with symlinks resolved
-	Output        string     // the file written ("" if nothing was written)
-	Before, After bitmap.Set // the note's sets before and after
-	Changed       bool       // the file's bytes change
-	Strategy      Strategy   // how room was found (StrategyNone if unchanged)
-	InPlace       bool       // written in place (strategy 1, bits only added)
-	Exact         bool       // Remove: the file is restored byte for byte
-	DryRun        bool       // nothing was written
-}
-
 // Stamp gives the named file (a symlink is followed: its target is stamped)
 // a note holding set, or with Options.Replace unset the union of set and
 // the note already there. See docs/stamping.md for how the file is written

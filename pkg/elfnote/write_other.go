@@ -8,25 +8,6 @@ import (
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 )
 
-// Options control Stamp and Remove; see the Linux build.
-type Options struct {
-	Output  string
-	DryRun  bool
-	Replace bool
-}
-
-// Result says what Stamp or Remove did; see the Linux build.
-type Result struct {
-	Path          string
-	Output        string
-	Before, After bitmap.Set
-	Changed       bool
-	Strategy      Strategy
-	InPlace       bool
-	Exact         bool
-	DryRun        bool
-}
-
 var errOS = errors.New("stamping files is implemented on Linux only; use PlanStamp and Plan.Apply")
 
 // Stamp is implemented on Linux only.
