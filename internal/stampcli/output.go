@@ -84,21 +84,13 @@ func (p *printer) warn(name string, ws []bitmap.Warning) {
 	}
 }
 
-func names2(abi bitmap.ABI, s bitmap.Set) []string {
-	var out []string
-	for nr := range s.All() {
-		out = append(out, abi.Name(nr))
-	}
-	return out
-}
-
 // stamped reports a stamp.
 func (p *printer) stamped(name string, r *elfnote.Result, req request) {
 	abi := r.After.ABI()
 	added, lifted := r.After.Difference(r.Before), r.Before.Difference(r.After)
 	if p.json {
 		p.emit(fileJSON{File: name, Output: req.output, ABI: abi.String(), Changed: ptr(r.Changed),
-			DryRun: req.dryRun, Strategy: r.Strategy.String(), Added: names2(abi, added), Lifted: names2(abi, lifted),
+			DryRun: req.dryRun, Strategy: r.Strategy.String(), Added: nameList(added), Lifted: nameList(lifted),
 			Numbers: r.After.Numbers(), DenyBeyond: ptr(r.After.DenyBeyond())})
 		return
 	}
@@ -177,7 +169,7 @@ func (p *printer) show(name string, f *elfnote.File) {
 	if p.json {
 		rec := fileJSON{File: name, ABI: f.ABI.String(), Stamped: ptr(f.Stamped)}
 		if f.Stamped {
-			rec.Restricted = names2(f.ABI, s)
+			rec.Restricted = nameList(s)
 			if rec.Restricted == nil {
 				rec.Restricted = []string{}
 			}
@@ -212,7 +204,7 @@ func (p *printer) check(t target) bool {
 	missing := t.want.Difference(have)
 	ok := t.f.Stamped && missing.IsEmpty()
 	if p.json {
-		p.emit(fileJSON{File: t.name, ABI: t.f.ABI.String(), Stamped: ptr(t.f.Stamped), OK: ptr(ok), Missing: names2(t.f.ABI, missing)})
+		p.emit(fileJSON{File: t.name, ABI: t.f.ABI.String(), Stamped: ptr(t.f.Stamped), OK: ptr(ok), Missing: nameList(missing)})
 		return ok
 	}
 	switch {

@@ -192,17 +192,18 @@ func show(files []string, out *printer) error {
 // names lists the numbers of s as names of its ABI, at most limit of them
 // (all if limit is 0).
 func names(s bitmap.Set, limit int) string {
-	var parts []string
-	n := 0
+	list := nameList(s)
+	if limit > 0 && len(list) > limit {
+		list = append(list[:limit:limit], fmt.Sprintf("and %d more", len(list)-limit))
+	}
+	return strings.Join(list, ", ")
+}
+
+// nameList returns the numbers of s as names of its ABI, in number order.
+func nameList(s bitmap.Set) []string {
+	var list []string
 	for nr := range s.All() {
-		n++
-		if limit > 0 && n > limit {
-			continue
-		}
-		parts = append(parts, s.ABI().Name(nr))
+		list = append(list, s.ABI().Name(nr))
 	}
-	if limit > 0 && n > limit {
-		parts = append(parts, fmt.Sprintf("and %d more", n-limit))
-	}
-	return strings.Join(parts, ", ")
+	return list
 }
