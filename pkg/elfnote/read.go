@@ -138,23 +138,34 @@ func Read(r io.ReaderAt) (*File, error) {
 
 // ReadFile opens the named file and reads it with Read.
 func ReadFile(name string) (*File, error) {
-	f, err := os.Open(name)
+	f, _, err := openRegular(name)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", name)
-	}
 	ef, err := Read(f)
 	if err != nil {
 		return ef, fmt.Errorf("%s: %w", name, err)
 	}
 	return ef, nil
+}
+
+// openRegular opens name for reading and checks that it is a regular file:
+// a directory, device or FIFO is no ELF file to read or stamp.
+func openRegular(name string) (*os.File, os.FileInfo, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("not a regular file (%v)", fi.Mode().Type())
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
 }
 
 // header returns the File of im without its note.

@@ -77,18 +77,11 @@ func modify(name string, opts Options, plan func(*image) (*Plan, error)) (*Resul
 var errRetry = errors.New("retry")
 
 func modifyOnce(target string, opts Options, plan func(*image) (*Plan, error)) (*Result, error) {
-	f, err := os.Open(target)
+	f, fi, err := openRegular(target)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file (%v)", fi.Mode().Type())
-	}
 	how := unix.LOCK_EX
 	if opts.DryRun || opts.Output != "" {
 		how = unix.LOCK_SH
