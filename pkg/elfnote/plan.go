@@ -551,8 +551,11 @@ func (im *image) planAdd(p *Plan, set bitmap.Set) error {
 	if sl != nil && sl.inPlace {
 		limit = min(limit, im.sects[im.shstrndx].Off+im.sects[im.shstrndx].Size)
 	}
-	// Only an all-zero PT_NULL: removal writes one back.
-	slot := slices.Index(progs, prog{})
+	// Only an all-zero PT_NULL: removal writes one back. And not the last
+	// entry: a PT_NOTE there looks exactly like one added after the table,
+	// which removal drops, so removal could not restore the file; a last
+	// PT_NULL is left alone and the table grows by one entry instead.
+	slot := slices.Index(progs[:max(len(progs)-1, 0)], prog{})
 	noteOff = alignUp(tableEnd, 4)
 	if slot < 0 {
 		noteOff = alignUp(tableEnd+ent, 4)
