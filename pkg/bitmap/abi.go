@@ -1,7 +1,6 @@
 package bitmap
 
 import (
-	"debug/elf"
 	"fmt"
 	"strings"
 )
@@ -82,24 +81,6 @@ func (a ABI) NrBase() uint32 {
 		return X32SyscallBit
 	}
 	return 0
-}
-
-// ABIFromELF returns the ABI of a binary with the given ELF header fields,
-// or Unknown when the pair is not in SPEC's table.
-func ABIFromELF(machine elf.Machine, class elf.Class) ABI {
-	switch {
-	case machine == elf.EM_X86_64 && class == elf.ELFCLASS64:
-		return X86_64
-	case machine == elf.EM_X86_64 && class == elf.ELFCLASS32:
-		return X32
-	case machine == elf.EM_386 && class == elf.ELFCLASS32:
-		return I386
-	case machine == elf.EM_AARCH64 && class == elf.ELFCLASS64:
-		return AARCH64
-	case machine == elf.EM_ARM && class == elf.ELFCLASS32:
-		return ARM
-	}
-	return Unknown
 }
 
 // ParseABI returns the ABI with the given name. It takes the canonical

@@ -1,31 +1,6 @@
 package bitmap
 
-import (
-	"debug/elf"
-	"testing"
-)
-
-func TestABIFromELF(t *testing.T) {
-	tests := []struct {
-		machine elf.Machine
-		class   elf.Class
-		want    ABI
-	}{
-		{elf.EM_X86_64, elf.ELFCLASS64, X86_64},
-		{elf.EM_X86_64, elf.ELFCLASS32, X32},
-		{elf.EM_386, elf.ELFCLASS32, I386},
-		{elf.EM_AARCH64, elf.ELFCLASS64, AARCH64},
-		{elf.EM_ARM, elf.ELFCLASS32, ARM},
-		{elf.EM_386, elf.ELFCLASS64, Unknown},
-		{elf.EM_S390, elf.ELFCLASS64, Unknown},
-		{elf.EM_RISCV, elf.ELFCLASS64, Unknown},
-	}
-	for _, tt := range tests {
-		if got := ABIFromELF(tt.machine, tt.class); got != tt.want {
-			t.Errorf("ABIFromELF(%v, %v) = %v, want %v", tt.machine, tt.class, got, tt.want)
-		}
-	}
-}
+import "testing"
 
 func TestParseABI(t *testing.T) {
 	for _, abi := range ABIs {

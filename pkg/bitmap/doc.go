@@ -8,7 +8,7 @@
 // # ABIs and syscall tables
 //
 // An [ABI] gives syscall numbers their meaning. It comes from the ELF header
-// ([ABIFromELF]) and names the seccomp audit arch that the kernel reports for
+// (elfnote.ABIFor) and names the seccomp audit arch that the kernel reports for
 // its syscalls. Each known ABI has a table generated from go-seccomp-bpf's
 // (see internal/gen/syscalls); [ABI.Lookup] and [ABI.Name] translate.
 //

@@ -1,7 +1,6 @@
 package elfnote
 
 import (
-	"debug/elf"
 	"encoding/binary"
 )
 
@@ -25,8 +24,8 @@ var (
 
 // prog is one program header, in the class-independent form.
 type prog struct {
-	Type   elf.ProgType
-	Flags  elf.ProgFlag
+	Type   progType
+	Flags  progFlag
 	Off    uint64
 	Vaddr  uint64
 	Paddr  uint64
@@ -38,8 +37,8 @@ type prog struct {
 // sect is one section header, in the class-independent form.
 type sect struct {
 	Name      uint32
-	Type      elf.SectionType
-	Flags     uint64 // elf.SectionFlag is 32 bits; sh_flags is 64 in ELF64
+	Type      sectType
+	Flags     uint64 // sh_flags: 32 bits in ELF32, 64 in ELF64
 	Addr      uint64
 	Off       uint64
 	Size      uint64
@@ -52,7 +51,7 @@ type sect struct {
 // fileEnd returns the end of the section's bytes in the file, or its
 // offset for sections that occupy none.
 func (s *sect) fileEnd() uint64 {
-	if s.Type == elf.SHT_NOBITS || s.Type == elf.SHT_NULL {
+	if s.Type == shtNobits || s.Type == shtNull {
 		return s.Off
 	}
 	return s.Off + s.Size
@@ -61,16 +60,16 @@ func (s *sect) fileEnd() uint64 {
 // codec encodes and decodes headers in one class and byte order.
 type codec struct {
 	layout
-	class elf.Class
+	class Class
 	bo    binary.ByteOrder
 }
 
 func (c *codec) decodeProg(b []byte) prog {
 	bo := c.bo
-	if c.class == elf.ELFCLASS64 {
+	if c.class == ELFCLASS64 {
 		return prog{
-			Type:   elf.ProgType(bo.Uint32(b[0:])),
-			Flags:  elf.ProgFlag(bo.Uint32(b[4:])),
+			Type:   progType(bo.Uint32(b[0:])),
+			Flags:  progFlag(bo.Uint32(b[4:])),
 			Off:    bo.Uint64(b[8:]),
 			Vaddr:  bo.Uint64(b[16:]),
 			Paddr:  bo.Uint64(b[24:]),
@@ -80,20 +79,20 @@ func (c *codec) decodeProg(b []byte) prog {
 		}
 	}
 	return prog{
-		Type:   elf.ProgType(bo.Uint32(b[0:])),
+		Type:   progType(bo.Uint32(b[0:])),
 		Off:    uint64(bo.Uint32(b[4:])),
 		Vaddr:  uint64(bo.Uint32(b[8:])),
 		Paddr:  uint64(bo.Uint32(b[12:])),
 		Filesz: uint64(bo.Uint32(b[16:])),
 		Memsz:  uint64(bo.Uint32(b[20:])),
-		Flags:  elf.ProgFlag(bo.Uint32(b[24:])),
+		Flags:  progFlag(bo.Uint32(b[24:])),
 		Align:  uint64(bo.Uint32(b[28:])),
 	}
 }
 
 func (c *codec) encodeProg(b []byte, p prog) {
 	bo := c.bo
-	if c.class == elf.ELFCLASS64 {
+	if c.class == ELFCLASS64 {
 		bo.PutUint32(b[0:], uint32(p.Type))
 		bo.PutUint32(b[4:], uint32(p.Flags))
 		bo.PutUint64(b[8:], p.Off)
@@ -116,10 +115,10 @@ func (c *codec) encodeProg(b []byte, p prog) {
 
 func (c *codec) decodeSect(b []byte) sect {
 	bo := c.bo
-	if c.class == elf.ELFCLASS64 {
+	if c.class == ELFCLASS64 {
 		return sect{
 			Name:      bo.Uint32(b[0:]),
-			Type:      elf.SectionType(bo.Uint32(b[4:])),
+			Type:      sectType(bo.Uint32(b[4:])),
 			Flags:     bo.Uint64(b[8:]),
 			Addr:      bo.Uint64(b[16:]),
 			Off:       bo.Uint64(b[24:]),
@@ -132,7 +131,7 @@ func (c *codec) decodeSect(b []byte) sect {
 	}
 	return sect{
 		Name:      bo.Uint32(b[0:]),
-		Type:      elf.SectionType(bo.Uint32(b[4:])),
+		Type:      sectType(bo.Uint32(b[4:])),
 		Flags:     uint64(bo.Uint32(b[8:])),
 		Addr:      uint64(bo.Uint32(b[12:])),
 		Off:       uint64(bo.Uint32(b[16:])),
@@ -146,7 +145,7 @@ func (c *codec) decodeSect(b []byte) sect {
 
 func (c *codec) encodeSect(b []byte, s sect) {
 	bo := c.bo
-	if c.class == elf.ELFCLASS64 {
+	if c.class == ELFCLASS64 {
 		bo.PutUint32(b[0:], s.Name)
 		bo.PutUint32(b[4:], uint32(s.Type))
 		bo.PutUint64(b[8:], s.Flags)
@@ -173,7 +172,7 @@ func (c *codec) encodeSect(b []byte, s sect) {
 
 // word encodes an address-sized field (e_phoff, e_shoff).
 func (c *codec) putWord(b []byte, v uint64) {
-	if c.class == elf.ELFCLASS64 {
+	if c.class == ELFCLASS64 {
 		c.bo.PutUint64(b, v)
 	} else {
 		c.bo.PutUint32(b, uint32(v))

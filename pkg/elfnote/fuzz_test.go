@@ -38,7 +38,7 @@ func FuzzRead(f *testing.F) {
 			}
 			return
 		}
-		if ef.ABI != bitmap.ABIFromELF(ef.Machine, ef.Class) || ef.Set.ABI() != ef.ABI || ef.Size != int64(len(data)) {
+		if ef.ABI != ABIFor(ef.Machine, ef.Class) || ef.Set.ABI() != ef.ABI || ef.Size != int64(len(data)) {
 			t.Fatalf("inconsistent File %+v", ef)
 		}
 		if !ef.Stamped {

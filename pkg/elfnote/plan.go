@@ -2,7 +2,6 @@ package elfnote
 
 import (
 	"bytes"
-	"debug/elf"
 	"fmt"
 	"io"
 	"slices"
@@ -107,7 +106,7 @@ func PlanRemove(r io.ReaderAt) (*Plan, error) {
 // checkStampable refuses what the writer does not handle.
 func (im *image) checkStampable() error {
 	switch im.typ {
-	case elf.ET_EXEC, elf.ET_DYN:
+	case ET_EXEC, ET_DYN:
 	default:
 		return fmt.Errorf("%w: %v (only executables and shared objects are stamped)", ErrUnsupported, im.typ)
 	}
@@ -129,7 +128,7 @@ func (im *image) checkStampable() error {
 	if end := im.imageEnd(); end < uint64(im.size) {
 		return fmt.Errorf("%w: %d bytes after the end of the ELF image at offset %#x (a self-extracting payload or signature would be lost)", ErrAppendedData, uint64(im.size)-end, end)
 	}
-	if im.size > 1<<32 && im.class == elf.ELFCLASS32 {
+	if im.size > 1<<32 && im.class == ELFCLASS32 {
 		return formatErr(0, "ELF32 file larger than 4 GiB")
 	}
 	return nil
@@ -141,7 +140,7 @@ func (im *image) checkStampable() error {
 func (im *image) checkRanges() error {
 	size := uint64(im.size)
 	space := uint64(1) << 32
-	if im.class == elf.ELFCLASS64 {
+	if im.class == ELFCLASS64 {
 		space = 1 << 63
 	}
 	for i, p := range im.progs {
@@ -149,12 +148,12 @@ func (im *image) checkRanges() error {
 		if p.Filesz > 0 && (p.Off > size || p.Filesz > size-p.Off) {
 			return formatErr(off, "segment %d (%v, offset %#x, size %d) lies outside the file", i, p.Type, p.Off, p.Filesz)
 		}
-		if p.Type == elf.PT_LOAD && (p.Filesz > p.Memsz || p.Vaddr >= space || p.Memsz > space-p.Vaddr || p.Align > 1<<30) {
+		if p.Type == ptLoad && (p.Filesz > p.Memsz || p.Vaddr >= space || p.Memsz > space-p.Vaddr || p.Align > 1<<30) {
 			return formatErr(off, "segment %d (PT_LOAD at %#x, size %d in memory, %d in the file) is malformed", i, p.Vaddr, p.Memsz, p.Filesz)
 		}
 	}
 	for i, p := range im.progs {
-		if n := uint64(len(im.progs) * im.phentsize); p.Type == elf.PT_PHDR && (p.Off != im.phoff || p.Filesz != n || p.Memsz != n) {
+		if n := uint64(len(im.progs) * im.phentsize); p.Type == ptPhdr && (p.Off != im.phoff || p.Filesz != n || p.Memsz != n) {
 			return formatErr(int64(im.phoff)+int64(i*im.phentsize), "PT_PHDR (offset %#x, size %d) does not describe the program header table (offset %#x, size %d)", p.Off, p.Filesz, im.phoff, n)
 		}
 	}
@@ -256,7 +255,7 @@ func (im *image) planStamp(set bitmap.Set) (*Plan, error) {
 	return p, nil
 }
 
-func (im *image) abi() bitmap.ABI { return bitmap.ABIFromELF(im.machine, im.class) }
+func (im *image) abi() bitmap.ABI { return ABIFor(im.machine, im.class) }
 
 // damagedSet returns the set of a damaged note: from its PT_NOTE, or from
 // the bytes its section names.
@@ -349,7 +348,7 @@ func (im *image) planSects() (*sectLayout, error) {
 	if len(im.sects) == 0 || len(im.shstrtab) == 0 {
 		return nil, nil
 	}
-	if len(im.sects) >= int(elf.SHN_LORESERVE)-1 {
+	if len(im.sects) >= shnLoreserve-1 {
 		return nil, fmt.Errorf("%w: too many sections to add one", ErrUnsupported)
 	}
 	st := im.sects[im.shstrndx]
@@ -398,7 +397,7 @@ func (im *image) emitSects(p *Plan, sl *sectLayout, noteOff, noteVaddr uint64) {
 	if sl.reuse != 0 {
 		b := make([]byte, im.shentsize)
 		im.encodeSect(b, sect{
-			Name: im.sects[sl.reuse].Name, Type: elf.SHT_NOTE, Flags: uint64(elf.SHF_ALLOC),
+			Name: im.sects[sl.reuse].Name, Type: shtNote, Flags: shfAlloc,
 			Addr: noteVaddr, Off: noteOff, Size: noteSize, Addralign: 4,
 		})
 		p.patch(im.shoff+uint64(sl.reuse*im.shentsize), b)
@@ -425,7 +424,7 @@ func (im *image) emitSects(p *Plan, sl *sectLayout, noteOff, noteVaddr uint64) {
 		im.encodeSect(sh[i*im.shentsize:], s)
 	}
 	im.encodeSect(sh[len(im.sects)*im.shentsize:], sect{
-		Name: sl.name, Type: elf.SHT_NOTE, Flags: uint64(elf.SHF_ALLOC),
+		Name: sl.name, Type: shtNote, Flags: shfAlloc,
 		Addr: noteVaddr, Off: noteOff, Size: noteSize, Addralign: 4,
 	})
 	p.patch(base, tab)
@@ -454,7 +453,7 @@ func (im *image) used(off, end uint64, skipProg, skipSect int) bool {
 		return true
 	}
 	for i, pr := range im.progs {
-		if i != skipProg && pr.Filesz > 0 && pr.Type != elf.PT_NULL && overlaps(pr.Off, pr.Off+pr.Filesz) {
+		if i != skipProg && pr.Filesz > 0 && pr.Type != ptNull && overlaps(pr.Off, pr.Off+pr.Filesz) {
 			return true
 		}
 	}
@@ -494,12 +493,12 @@ func isZero(b []byte) bool {
 
 // firstLoad returns the index of the first PT_LOAD.
 func (im *image) firstLoad() int {
-	return slices.IndexFunc(im.progs, func(p prog) bool { return p.Type == elf.PT_LOAD })
+	return slices.IndexFunc(im.progs, func(p prog) bool { return p.Type == ptLoad })
 }
 
 // noteProg returns the PT_NOTE program header for a note at off.
 func noteProg(off, vaddr uint64) prog {
-	return prog{Type: elf.PT_NOTE, Flags: elf.PF_R, Off: off, Vaddr: vaddr, Paddr: vaddr, Filesz: noteSize, Memsz: noteSize, Align: 4}
+	return prog{Type: ptNote, Flags: pfR, Off: off, Vaddr: vaddr, Paddr: vaddr, Filesz: noteSize, Memsz: noteSize, Align: 4}
 }
 
 // pageSize returns the alignment of a new PT_LOAD: the largest page size
@@ -509,11 +508,11 @@ func noteProg(off, vaddr uint64) prog {
 func (im *image) pageSize() uint64 {
 	ps := uint64(4096)
 	switch im.machine {
-	case elf.EM_AARCH64, elf.EM_PPC64, elf.EM_LOONGARCH:
+	case EM_AARCH64, EM_PPC64, EM_LOONGARCH:
 		ps = 65536
 	}
 	for _, l := range im.progs {
-		if l.Type == elf.PT_LOAD && l.Align > ps && l.Align&(l.Align-1) == 0 {
+		if l.Type == ptLoad && l.Align > ps && l.Align&(l.Align-1) == 0 {
 			ps = min(l.Align, 65536)
 		}
 	}
@@ -641,7 +640,7 @@ func (im *image) planAdd(p *Plan, set bitmap.Set) error {
 		}
 		memEnd := uint64(0)
 		for _, l := range im.progs {
-			if l.Type == elf.PT_LOAD {
+			if l.Type == ptLoad {
 				memEnd = max(memEnd, l.Vaddr+l.Memsz)
 			}
 		}
@@ -655,13 +654,13 @@ func (im *image) planAdd(p *Plan, set bitmap.Set) error {
 		phoff = off
 		noteOff = off + (n+2)*ent
 		size := noteOff + noteSize - off
-		if im.class == elf.ELFCLASS32 && (noteOff+noteSize > 1<<32 || off+delta+size > 1<<32 || off+delta < off) {
+		if im.class == ELFCLASS32 && (noteOff+noteSize > 1<<32 || off+delta+size > 1<<32 || off+delta < off) {
 			return fmt.Errorf("%w: no address space left for a new segment; stamp a binary with less .bss or more slack", ErrNoRoom)
 		}
-		seg := prog{Type: elf.PT_LOAD, Flags: elf.PF_R, Off: off, Vaddr: off + delta, Paddr: off + delta, Filesz: size, Memsz: size, Align: ps}
+		seg := prog{Type: ptLoad, Flags: pfR, Off: off, Vaddr: off + delta, Paddr: off + delta, Filesz: size, Memsz: size, Align: ps}
 		last := 0
 		for i, l := range im.progs {
-			if l.Type == elf.PT_LOAD {
+			if l.Type == ptLoad {
 				last = i
 			}
 		}
@@ -675,7 +674,7 @@ func (im *image) planAdd(p *Plan, set bitmap.Set) error {
 	// The new program header table, with PT_PHDR describing it.
 	tab := make([]byte, uint64(len(progs))*ent)
 	for i, pr := range progs {
-		if pr.Type == elf.PT_PHDR {
+		if pr.Type == ptPhdr {
 			if phoff != im.phoff {
 				pr.Off = phoff
 				v := phoff + delta
@@ -710,7 +709,7 @@ func (im *image) planAdd(p *Plan, set bitmap.Set) error {
 // bytes include [off, off+size), or -1.
 func loadOfIn(progs []prog, off, size uint64) int {
 	for i, l := range progs {
-		if l.Type == elf.PT_LOAD && off >= l.Off && off-l.Off <= l.Filesz && size <= l.Filesz-(off-l.Off) {
+		if l.Type == ptLoad && off >= l.Off && off-l.Off <= l.Filesz && size <= l.Filesz-(off-l.Off) {
 			return i
 		}
 	}
@@ -721,7 +720,7 @@ func loadOfIn(progs []prog, off, size uint64) int {
 // other than skip.
 func (im *image) overlapsMemory(lo, hi uint64, skip int) bool {
 	for i, l := range im.progs {
-		if i != skip && l.Type == elf.PT_LOAD && lo < l.Vaddr+l.Memsz && l.Vaddr < hi {
+		if i != skip && l.Type == ptLoad && lo < l.Vaddr+l.Memsz && l.Vaddr < hi {
 			return true
 		}
 	}
@@ -734,7 +733,7 @@ func (im *image) overlapsMemory(lo, hi uint64, skip int) bool {
 func (im *image) growable(i int, end, limit uint64) bool {
 	l := im.progs[i]
 	old := l.Off + l.Filesz
-	return l.Type == elf.PT_LOAD && l.Flags&elf.PF_R != 0 && l.Filesz == l.Memsz && l.Filesz > 0 &&
+	return l.Type == ptLoad && l.Flags&pfR != 0 && l.Filesz == l.Memsz && l.Filesz > 0 &&
 		end > old && end <= alignUp(old, 4096) && end <= limit &&
 		!im.overlapsMemory(l.Vaddr+l.Memsz, l.Vaddr+(end-l.Off), i)
 }
@@ -744,7 +743,7 @@ func (im *image) growable(i int, end, limit uint64) bool {
 // ends with the table and can grow (grow is then true). -1 if none.
 func (im *image) fitAfterTable(tableEnd, end, limit uint64) (int, bool) {
 	for i, l := range im.progs {
-		if l.Type != elf.PT_LOAD || im.phoff < l.Off || tableEnd > l.Off+l.Filesz {
+		if l.Type != ptLoad || im.phoff < l.Off || tableEnd > l.Off+l.Filesz {
 			continue
 		}
 		if l.Off+l.Filesz > end {
@@ -765,7 +764,7 @@ func (im *image) fitAfterTable(tableEnd, end, limit uint64) (int, bool) {
 // noteVaddr returns the address of the PT_NOTE at file offset off.
 func noteVaddr(progs []prog, off uint64) uint64 {
 	for _, p := range progs {
-		if p.Type == elf.PT_NOTE && p.Off == off {
+		if p.Type == ptNote && p.Off == off {
 			return p.Vaddr
 		}
 	}
@@ -797,7 +796,7 @@ func (im *image) goMove() (*sectLayout, uint64) {
 	}
 	// Nothing but the section header table may use its bytes.
 	for i, pr := range im.progs {
-		if i != l && pr.Type != elf.PT_PHDR && pr.Filesz > 0 && pr.Off < shdrEnd && tableEnd < pr.Off+pr.Filesz {
+		if i != l && pr.Type != ptPhdr && pr.Filesz > 0 && pr.Off < shdrEnd && tableEnd < pr.Off+pr.Filesz {
 			return nil, 0
 		}
 	}

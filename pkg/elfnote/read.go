@@ -1,8 +1,6 @@
 package elfnote
 
 import (
-	"bytes"
-	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -17,10 +15,10 @@ import (
 // File is what Read learns from an ELF file: its identity and its
 // sysrestrict note.
 type File struct {
-	Class   elf.Class
-	Data    elf.Data
-	Machine elf.Machine
-	Type    elf.Type
+	Class   Class
+	Data    Data
+	Machine Machine
+	Type    Type
 
 	// ABI gives the note's numbers their meaning; bitmap.Unknown for a
 	// machine outside SPEC's table (stampable by number only).
@@ -63,9 +61,9 @@ type image struct {
 	r       io.ReaderAt
 	size    int64
 	head    []byte
-	typ     elf.Type
-	machine elf.Machine
-	data    elf.Data
+	typ     Type
+	machine Machine
+	data    Data
 
 	phoff     uint64
 	phnum     int
@@ -170,7 +168,7 @@ func openRegular(name string) (*os.File, os.FileInfo, error) {
 
 // header returns the File of im without its note.
 func (im *image) header() *File {
-	abi := bitmap.ABIFromELF(im.machine, im.class)
+	abi := ABIFor(im.machine, im.class)
 	return &File{
 		Class:   im.class,
 		Data:    im.data,
@@ -242,41 +240,41 @@ func parseLenient(r io.ReaderAt) (*image, error) {
 
 func (im *image) parseHeader() error {
 	h := im.head
-	if len(h) < 4 || !bytes.Equal(h[:4], []byte(elf.ELFMAG)) {
+	if len(h) < 4 || string(h[:4]) != elfMagic {
 		return &FormatError{Off: 0, Msg: "bad magic number", Err: ErrNotELF}
 	}
-	if len(h) < elf.EI_NIDENT {
+	if len(h) < eiNident {
 		return &FormatError{Off: int64(len(h)), Msg: "truncated ELF identification", Err: ErrNotELF}
 	}
-	im.class = elf.Class(h[elf.EI_CLASS])
+	im.class = Class(h[eiClass])
 	switch im.class {
-	case elf.ELFCLASS32:
+	case ELFCLASS32:
 		im.layout = layout32
-	case elf.ELFCLASS64:
+	case ELFCLASS64:
 		im.layout = layout64
 	default:
-		return &FormatError{Off: elf.EI_CLASS, Msg: fmt.Sprintf("unknown ELF class %d", h[elf.EI_CLASS]), Err: ErrNotELF}
+		return &FormatError{Off: eiClass, Msg: fmt.Sprintf("unknown ELF class %d", h[eiClass]), Err: ErrNotELF}
 	}
-	im.data = elf.Data(h[elf.EI_DATA])
+	im.data = Data(h[eiData])
 	switch im.data {
-	case elf.ELFDATA2LSB:
+	case ELFDATA2LSB:
 		im.bo = binary.LittleEndian
-	case elf.ELFDATA2MSB:
+	case ELFDATA2MSB:
 		im.bo = binary.BigEndian
 	default:
-		return &FormatError{Off: elf.EI_DATA, Msg: fmt.Sprintf("unknown ELF data encoding %d", h[elf.EI_DATA]), Err: ErrNotELF}
+		return &FormatError{Off: eiData, Msg: fmt.Sprintf("unknown ELF data encoding %d", h[eiData]), Err: ErrNotELF}
 	}
-	if v := elf.Version(h[elf.EI_VERSION]); v != elf.EV_CURRENT {
-		return &FormatError{Off: elf.EI_VERSION, Msg: fmt.Sprintf("unknown ELF version %d", v), Err: ErrNotELF}
+	if v := h[eiVersion]; v != evCurrent {
+		return &FormatError{Off: eiVersion, Msg: fmt.Sprintf("unknown ELF version %d", v), Err: ErrNotELF}
 	}
 	if len(h) < im.ehsize {
 		return &FormatError{Off: int64(len(h)), Msg: "truncated ELF header", Err: ErrNotELF}
 	}
 	bo := im.bo
-	im.typ = elf.Type(bo.Uint16(h[16:]))
-	im.machine = elf.Machine(bo.Uint16(h[18:]))
+	im.typ = Type(bo.Uint16(h[16:]))
+	im.machine = Machine(bo.Uint16(h[18:]))
 	var phentsize, shentsize int
-	if im.class == elf.ELFCLASS64 {
+	if im.class == ELFCLASS64 {
 		im.phoff, im.shoff = bo.Uint64(h[32:]), bo.Uint64(h[40:])
 		phentsize, im.phnum = int(bo.Uint16(h[54:])), int(bo.Uint16(h[56:]))
 		shentsize, im.shnum, im.shstrndx = int(bo.Uint16(h[58:])), int(bo.Uint16(h[60:])), int(bo.Uint16(h[62:]))
@@ -330,7 +328,7 @@ func (im *image) parseSects() error {
 		}
 		s0 := im.decodeSect(b)
 		count = s0.Size
-		if im.shstrndx == int(elf.SHN_XINDEX) {
+		if im.shstrndx == shnXindex {
 			im.shstrndx = int(s0.Link)
 		}
 	}
@@ -349,7 +347,7 @@ func (im *image) parseSects() error {
 		return nil // no names: no .note.sysrestrict to find
 	}
 	st := &im.sects[im.shstrndx]
-	if st.Type != elf.SHT_STRTAB || st.Off > uint64(im.size) || st.Size > uint64(im.size)-st.Off {
+	if st.Type != shtStrtab || st.Off > uint64(im.size) || st.Size > uint64(im.size)-st.Off {
 		return formatErr(int64(im.shoff)+int64(im.shstrndx*im.shentsize), "section name table (offset %#x, size %d) is not a string table inside the file", st.Off, st.Size)
 	}
 	im.shstrtab = make([]byte, st.Size)
@@ -373,7 +371,7 @@ func (im *image) sectNamed(i int, name string) bool {
 // section table and checks that both agree with each other and with memory.
 func (im *image) findNote() error {
 	for i, p := range im.progs {
-		if p.Type != elf.PT_NOTE || p.Filesz == 0 {
+		if p.Type != ptNote || p.Filesz == 0 {
 			continue
 		}
 		if p.Off > uint64(im.size) || p.Filesz > uint64(im.size)-p.Off {
@@ -418,7 +416,7 @@ func (im *image) findNote() error {
 		case !im.noteFound:
 			im.staleSect = i
 			im.damaged(badNote(off, "section %s has no PT_NOTE program header covering it (the file was changed after stamping, e.g. by strip or objcopy); stamp it again to repair it", Section))
-		case s.Type != elf.SHT_NOTE || s.Off != uint64(im.note.Offset) || s.Size != uint64(im.note.Size) || s.Flags&uint64(elf.SHF_ALLOC) == 0 || s.Addr != im.note.Vaddr:
+		case s.Type != shtNote || s.Off != uint64(im.note.Offset) || s.Size != uint64(im.note.Size) || s.Flags&shfAlloc == 0 || s.Addr != im.note.Vaddr:
 			im.staleSect = i
 			im.damaged(badNote(off, "section %s (offset %#x, size %d, address %#x) and its PT_NOTE (offset %#x, size %d, address %#x) disagree (the file was changed after stamping); stamp it again to repair it",
 				Section, s.Off, s.Size, s.Addr, im.note.Offset, im.note.Size, im.note.Vaddr))
@@ -447,7 +445,7 @@ func (im *image) findNote() error {
 // Our own PT_NOTE is left to findNote, whose damage is repairable.
 func (im *image) checkLayout() error {
 	for i, p := range im.progs {
-		if p.Type == elf.PT_LOAD || p.Type == elf.PT_NULL || p.Filesz == 0 || !im.inLoad(p.Off, p.Filesz) {
+		if p.Type == ptLoad || p.Type == ptNull || p.Filesz == 0 || !im.inLoad(p.Off, p.Filesz) {
 			continue
 		}
 		if im.noteFound && i == im.note.Prog {
@@ -472,7 +470,7 @@ func (im *image) checkLayout() error {
 // range of a PT_LOAD.
 func (im *image) inLoad(off, size uint64) bool {
 	for _, l := range im.progs {
-		if l.Type == elf.PT_LOAD && off >= l.Off && off-l.Off <= l.Filesz && size <= l.Filesz-(off-l.Off) {
+		if l.Type == ptLoad && off >= l.Off && off-l.Off <= l.Filesz && size <= l.Filesz-(off-l.Off) {
 			return true
 		}
 	}
@@ -491,7 +489,7 @@ func (im *image) damaged(err error) {
 // vaddr.
 func (im *image) mapsFile(vaddr, off, size uint64) bool {
 	for _, l := range im.progs {
-		if l.Type != elf.PT_LOAD || off < l.Off || off-l.Off > l.Filesz || size > l.Filesz-(off-l.Off) {
+		if l.Type != ptLoad || off < l.Off || off-l.Off > l.Filesz || size > l.Filesz-(off-l.Off) {
 			continue
 		}
 		if l.Vaddr+(off-l.Off) == vaddr {

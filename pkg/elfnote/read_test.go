@@ -54,7 +54,7 @@ func TestReadRefuses(t *testing.T) {
 		{"second PT_NOTE on the same bytes", func(im *image, b []byte) {
 			// Turn GNU_STACK (never needed to parse) into a copy of the note's PT_NOTE.
 			for i, p := range im.progs {
-				if p.Type == elf.PT_GNU_STACK {
+				if p.Type == progType(elf.PT_GNU_STACK) {
 					im.encodeProg(b[im.phoff+uint64(i*im.phentsize):], im.progs[im.note.Prog])
 				}
 			}

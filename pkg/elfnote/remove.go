@@ -2,7 +2,6 @@ package elfnote
 
 import (
 	"bytes"
-	"debug/elf"
 	"fmt"
 	"slices"
 
@@ -85,7 +84,7 @@ func (im *image) removeProgs(p *Plan) bool {
 	afterTable := noteOff == alignUp(im.phoff+n*ent, 4)
 	exact := !moved
 	for i, l := range progs {
-		if l.Type != elf.PT_LOAD || l.Off+l.Filesz != noteEnd || l.Filesz != l.Memsz {
+		if l.Type != ptLoad || l.Off+l.Filesz != noteEnd || l.Filesz != l.Memsz {
 			continue
 		}
 		switch {
@@ -99,7 +98,7 @@ func (im *image) removeProgs(p *Plan) bool {
 	}
 	tab := make([]byte, n*ent)
 	for i, pr := range progs {
-		if pr.Type == elf.PT_PHDR {
+		if pr.Type == ptPhdr {
 			pr.Filesz, pr.Memsz = count*ent, count*ent
 		}
 		im.encodeProg(tab[uint64(i)*ent:], pr)
@@ -122,7 +121,7 @@ func (im *image) removeProgs(p *Plan) bool {
 func (im *image) restoreProgs(p *Plan, k int, noteEnd uint64) bool {
 	appended := -1
 	for i, l := range im.progs {
-		if i != k && l.Type == elf.PT_LOAD && l.Off == im.phoff && noteEnd <= l.Off+l.Filesz {
+		if i != k && l.Type == ptLoad && l.Off == im.phoff && noteEnd <= l.Off+l.Filesz {
 			appended = i
 		}
 	}
@@ -148,12 +147,12 @@ func (im *image) restoreProgs(p *Plan, k int, noteEnd uint64) bool {
 	for i, c := range expect {
 		o := im.decodeProg(b[uint64(i)*ent:])
 		switch {
-		case c.Type == elf.PT_PHDR:
-			if o.Type != elf.PT_PHDR || o.Off != old || o.Filesz != oldN*ent || o.Memsz != o.Filesz || o.Flags != c.Flags || o.Align != c.Align {
+		case c.Type == ptPhdr:
+			if o.Type != ptPhdr || o.Off != old || o.Filesz != oldN*ent || o.Memsz != o.Filesz || o.Flags != c.Flags || o.Align != c.Align {
 				return false
 			}
 		case o == c:
-		case grown < 0 && appended < 0 && c.Type == elf.PT_LOAD && o.Type == c.Type && o.Flags == c.Flags &&
+		case grown < 0 && appended < 0 && c.Type == ptLoad && o.Type == c.Type && o.Flags == c.Flags &&
 			o.Off == c.Off && o.Vaddr == c.Vaddr && o.Paddr == c.Paddr && o.Align == c.Align &&
 			o.Filesz < c.Filesz && o.Memsz < c.Memsz && c.Off+c.Filesz == noteEnd:
 			grown, grownEnd = i, o.Off+o.Filesz
@@ -179,7 +178,7 @@ func (im *image) restoreProgs(p *Plan, k int, noteEnd uint64) bool {
 // header k.
 func (im *image) coveredElsewhere(off, end uint64, k int) bool {
 	for i, pr := range im.progs {
-		if i != k && pr.Type != elf.PT_LOAD && pr.Type != elf.PT_NULL && off < pr.Off+pr.Filesz && pr.Off < end {
+		if i != k && pr.Type != ptLoad && pr.Type != ptNull && off < pr.Off+pr.Filesz && pr.Off < end {
 			return true
 		}
 	}
@@ -343,7 +342,7 @@ func (im *image) usedAfter(off uint64) bool {
 			continue
 		}
 		// The appended segment of strategy 4 holds only the table and the note.
-		if (pr.Type == elf.PT_LOAD || pr.Type == elf.PT_PHDR) && pr.Off == im.phoff && pr.Off >= off {
+		if (pr.Type == ptLoad || pr.Type == ptPhdr) && pr.Off == im.phoff && pr.Off >= off {
 			continue
 		}
 		return true

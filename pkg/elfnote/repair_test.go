@@ -3,7 +3,6 @@
 package elfnote
 
 import (
-	"debug/elf"
 	"errors"
 	"os"
 	"path/filepath"
@@ -81,7 +80,7 @@ func TestRepair(t *testing.T) {
 				}
 				if im, _ := parseFile(damaged); im != nil {
 					for _, pr := range im.progs {
-						if pr.Type == elf.PT_NOTE && pr.Filesz == noteSize {
+						if pr.Type == ptNote && pr.Filesz == noteSize {
 							t.Errorf("a sysrestrict PT_NOTE is left after Remove")
 						}
 					}
