@@ -181,3 +181,23 @@ func TestGateOnlyWhenNeeded(t *testing.T) {
 		}
 	}
 }
+
+// TestExecveatNrs checks the exec gate's execveat numbers against the
+// syscall tables.
+func TestExecveatNrs(t *testing.T) {
+	for _, abi := range bitmap.ABIs {
+		nrs := abi.Lookup("execveat")
+		if len(nrs) == 0 {
+			t.Fatalf("%v: the table has no execveat", abi)
+		}
+		// x32's table also lists 322, x86_64's execveat, which arch/x86's
+		// syscall_64.tbl marks "64": an x32 process calls 545, its own.
+		got, ok := execveatNr(abi)
+		if want := uint32(nrs[len(nrs)-1]) | abi.NrBase(); !ok || got != want {
+			t.Errorf("execveatNr(%v) = %#x, %v; the table says %#x", abi, got, ok, want)
+		}
+	}
+	if _, ok := execveatNr(bitmap.Unknown); ok {
+		t.Errorf("execveatNr(Unknown) succeeded")
+	}
+}

@@ -53,12 +53,24 @@ func NativeABI() bitmap.ABI {
 	return bitmap.Unknown
 }
 
-// execveatNr returns the raw number of the ABI's execveat.
+// execveatNrs is each ABI's execveat, as the kernel's syscall tables number
+// it (TestExecveatNrs checks them against bitmap's tables). They are
+// constants rather than a lookup by name: the lookup scans a syscall table
+// and its names, pages the loader would otherwise fault in at every start.
+var execveatNrs = [...]uint32{
+	bitmap.X86_64:  322,
+	bitmap.X32:     545,
+	bitmap.I386:    358,
+	bitmap.AARCH64: 281,
+	bitmap.ARM:     387,
+}
+
+// execveatNr returns the raw number (with x32's bit) of the ABI's execveat.
 func execveatNr(abi bitmap.ABI) (uint32, bool) {
-	for _, nr := range abi.Lookup("execveat") {
-		return uint32(nr) | abi.NrBase(), true
+	if !abi.Known() || int(abi) >= len(execveatNrs) || execveatNrs[abi] == 0 {
+		return 0, false
 	}
-	return 0, false
+	return execveatNrs[abi] | abi.NrBase(), true
 }
 
 // Build compiles set into the seccomp filter of SPEC section 3
