@@ -114,7 +114,35 @@ func Run(args, env []string, stdout, stderr io.Writer) int {
 }
 
 // prepare resolves, opens and checks PROGRAM and computes what to enforce.
+//
+// Its steps are functions of their own so that each error message's
+// temporaries sit in a frame of its own: prepare's frame is on the stack
+// while the note is read, and a loader that stays within the stack it
+// starts with spares the page faults of growing it (docs/exec.md).
 func prepare(o *options, env []string, stderr io.Writer) (*Plan, error) {
+	p, err := resolve(o, env, stderr)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case o.learn != "":
+		return p, nil // runs unrestricted: no note needed
+	case p.Kind != KindELF:
+		return p, notELF(o, p)
+	}
+	if err := readNote(o, p); err != nil {
+		return nil, err
+	}
+	if p.Restricted {
+		if err := restrict(o, p); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// resolve finds and opens PROGRAM: the Plan without its restrictions.
+func resolve(o *options, env []string, stderr io.Writer) (*Plan, error) {
 	pathEnv, pathSet := getenv(env, "PATH")
 	path, err := lookPath(o.program, pathEnv, pathSet)
 	if err != nil {
@@ -136,51 +164,58 @@ func prepare(o *options, env []string, stderr io.Writer) (*Plan, error) {
 	if p.File, p.Kind, err = open(path); err != nil {
 		return nil, err
 	}
-	if o.learn != "" {
-		return p, nil // runs unrestricted: no note needed
-	}
+	return p, nil
+}
 
-	if p.Kind != KindELF {
-		what := "a script (#!)"
-		if p.Kind == KindOther {
-			what = "not an ELF file"
-		}
-		switch {
-		case o.require:
-			return nil, fail(ExitCannotRun, path, ": ", what, ", so it carries no sysrestrict note, and --require was given;",
-				" run its interpreter through the loader instead (", tool, " --require /bin/sh ", path, ")")
-		case len(o.deny) > 0:
-			return nil, fail(ExitCannotRun, path, ": ", what, ": --deny needs an ELF file, whose header gives the syscall ABI;",
-				" run its interpreter through the loader instead (", tool, " --deny ... /bin/sh ", path, ")")
-		}
-		return p, nil
+// notELF refuses a script or other non-ELF file when an option needs a
+// note or an ABI; without such options it runs unrestricted.
+func notELF(o *options, p *Plan) error {
+	what := "a script (#!)"
+	if p.Kind == KindOther {
+		what = "not an ELF file"
 	}
+	switch {
+	case o.require:
+		return fail(ExitCannotRun, p.Path, ": ", what, ", so it carries no sysrestrict note, and --require was given;",
+			" run its interpreter through the loader instead (", tool, " --require /bin/sh ", p.Path, ")")
+	case len(o.deny) > 0:
+		return fail(ExitCannotRun, p.Path, ": ", what, ": --deny needs an ELF file, whose header gives the syscall ABI;",
+			" run its interpreter through the loader instead (", tool, " --deny ... /bin/sh ", p.Path, ")")
+	}
+	return nil
+}
 
-	p.ELF, err = elfnote.Read(p.File)
-	if err != nil {
-		return nil, fail(ExitCannotRun, path, ": ", err.Error(), "; nothing was run.",
+// readNote reads PROGRAM's ELF header and note from its descriptor and
+// says whether a filter is to be installed.
+func readNote(o *options, p *Plan) error {
+	var err error
+	if p.ELF, err = elfnote.Read(p.File); err != nil {
+		return fail(ExitCannotRun, p.Path, ": ", err.Error(), "; nothing was run.",
 			" Check the file with sysrestrict-stamp --show, and rebuild or re-stamp it")
 	}
 	if !p.ELF.Stamped && o.require {
-		return nil, fail(ExitCannotRun, path, ": carries no sysrestrict note and --require was given;",
-			" stamp it first (sysrestrict-stamp --deny LIST ", path, ")")
+		return fail(ExitCannotRun, p.Path, ": carries no sysrestrict note and --require was given;",
+			" stamp it first (sysrestrict-stamp --deny LIST ", p.Path, ")")
 	}
 	p.Restricted = p.ELF.Stamped || len(o.deny) > 0
-	if !p.Restricted {
-		return p, nil
-	}
+	return nil
+}
+
+// restrict computes the set to enforce: the note's and --deny's.
+func restrict(o *options, p *Plan) error {
 	abi := p.ELF.ABI
 	if err := enforceable(abi, p); err != nil {
-		return nil, err
+		return err
 	}
 	p.Note, p.Deny = p.ELF.Set, bitmap.NewSet(abi)
 	if len(o.deny) > 0 {
+		var err error
 		if p.Deny, err = bitmap.Parse(abi, o.deny...); err != nil {
-			return nil, fail(ExitUsage, "--deny: ", err.Error(), " (", abi.String(), " ABI of ", path, ")")
+			return fail(ExitUsage, "--deny: ", err.Error(), " (", abi.String(), " ABI of ", p.Path, ")")
 		}
 	}
 	p.Set = p.Note.Union(p.Deny)
-	return p, nil
+	return nil
 }
 
 // enforceable fails unless this host's kernel can filter abi's syscalls for

@@ -13,22 +13,31 @@ import (
 // filter builds the filter of a restricted plan, gated on a fresh secret
 // and the plan's descriptor.
 func filter(p *Plan) (*enforce.Filter, error) {
-	var b [8]byte
-	var secret uint64
-	for secret == 0 {
-		// The raw syscall: unix.Getrandom's vDSO path maps and faults in
-		// state pages, which cost more start-up time than the call.
-		n, _, e := unix.RawSyscall(unix.SYS_GETRANDOM, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0)
-		if e != 0 || n != uintptr(len(b)) {
-			return nil, fail(ExitUsage, "getrandom: ", errText(e))
-		}
-		secret = binary.LittleEndian.Uint64(b[:])
+	secret, err := newSecret()
+	if err != nil {
+		return nil, err
 	}
 	f, err := enforce.Build(p.Set, enforce.Options{Action: p.Action, Secret: secret, Fd: p.File.Fd})
 	if err != nil {
 		return nil, fail(ExitCannotRun, p.Path, ": ", err.Error())
 	}
 	return f, nil
+}
+
+// newSecret returns the exec gate's secret: 64 random bits, never zero.
+func newSecret() (uint64, error) {
+	var b [8]byte
+	for {
+		// The raw syscall: unix.Getrandom's vDSO path maps and faults in
+		// state pages, which cost more start-up time than the call.
+		n, _, e := unix.RawSyscall(unix.SYS_GETRANDOM, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0)
+		if e != 0 || n != uintptr(len(b)) {
+			return 0, fail(ExitUsage, "getrandom: ", errText(e))
+		}
+		if secret := binary.LittleEndian.Uint64(b[:]); secret != 0 {
+			return secret, nil
+		}
+	}
 }
 
 // dump prints the filter the loader would install for p.

@@ -100,6 +100,18 @@ func (im *image) readAt(b []byte, off uint64) error {
 	return fmt.Errorf("reading %d bytes at offset %#x: %w", len(b), off, err)
 }
 
+// bytesAt returns the n bytes at off, read-only: a slice of the head
+// buffer when it holds them (the program headers and notes nearly always),
+// else a new buffer read from the file. Sparing the loader a copy and an
+// allocation for each of them is worth a few page faults at every exec.
+func (im *image) bytesAt(n, off uint64) ([]byte, error) {
+	if h := uint64(len(im.head)); off <= h && n <= h-off {
+		return im.head[off : off+n : off+n], nil
+	}
+	b := make([]byte, n)
+	return b, im.readAt(b, off)
+}
+
 // sizeOf returns the size of r's data if r can tell it.
 func sizeOf(r io.ReaderAt) (int64, bool) {
 	switch v := r.(type) {
@@ -303,8 +315,8 @@ func (im *image) parseProgs() error {
 	if im.phoff == 0 || im.phoff > uint64(im.size) || n > uint64(im.size)-im.phoff {
 		return formatErr(int64(im.offPhoff), "program header table (offset %#x, %d entries) lies outside the file", im.phoff, im.phnum)
 	}
-	b := make([]byte, n)
-	if err := im.readAt(b, im.phoff); err != nil {
+	b, err := im.bytesAt(n, im.phoff)
+	if err != nil {
 		return fmt.Errorf("reading program headers: %w", err)
 	}
 	im.progs = make([]prog, im.phnum)
@@ -335,8 +347,8 @@ func (im *image) parseSects() error {
 	if im.shoff > uint64(im.size) || count > (uint64(im.size)-im.shoff)/uint64(im.shentsize) {
 		return formatErr(int64(im.offShoff), "section header table (offset %#x, %d entries) lies outside the file", im.shoff, count)
 	}
-	b := make([]byte, count*uint64(im.shentsize))
-	if err := im.readAt(b, im.shoff); err != nil {
+	b, err := im.bytesAt(count*uint64(im.shentsize), im.shoff)
+	if err != nil {
 		return fmt.Errorf("reading section headers: %w", err)
 	}
 	im.sects = make([]sect, count)
@@ -350,8 +362,7 @@ func (im *image) parseSects() error {
 	if st.Type != shtStrtab || st.Off > uint64(im.size) || st.Size > uint64(im.size)-st.Off {
 		return formatErr(int64(im.shoff)+int64(im.shstrndx*im.shentsize), "section name table (offset %#x, size %d) is not a string table inside the file", st.Off, st.Size)
 	}
-	im.shstrtab = make([]byte, st.Size)
-	if err := im.readAt(im.shstrtab, st.Off); err != nil {
+	if im.shstrtab, err = im.bytesAt(st.Size, st.Off); err != nil {
 		return fmt.Errorf("reading section names: %w", err)
 	}
 	return nil
@@ -380,8 +391,8 @@ func (im *image) findNote() error {
 		if p.Filesz > maxNoteSeg {
 			return formatErr(int64(im.phoff)+int64(i*im.phentsize), "note segment of %d bytes is too large to check", p.Filesz)
 		}
-		seg := make([]byte, p.Filesz)
-		if err := im.readAt(seg, p.Off); err != nil {
+		seg, err := im.bytesAt(p.Filesz, p.Off)
+		if err != nil {
 			return fmt.Errorf("reading note segment: %w", err)
 		}
 		ns, err := scanNotes(seg, int64(p.Off), p.Align, im.bo)

@@ -3,7 +3,6 @@ package enforce
 import (
 	"fmt"
 	"runtime"
-	"slices"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 	"golang.org/x/net/bpf"
@@ -87,12 +86,34 @@ func execveatNr(abi bitmap.ABI) (uint32, bool) {
 // Every path but the gate's loads only arch and nr, so the kernel's action
 // cache serves every allowed syscall.
 func Build(set bitmap.Set, opts Options) (*Filter, error) {
+	root, gated, err := decide(set, opts)
+	if err != nil {
+		return nil, err
+	}
+	// compile recurses as deep as the tree. It runs from this small frame
+	// rather than from decide's large one, which keeps the loader within
+	// the stack it starts with: growing it costs page faults at every exec
+	// (docs/exec.md, "Start-up").
+	prog := compile(root)
+	if len(prog) > MaxInstructions {
+		return nil, tooLong(len(prog))
+	}
+	return &Filter{prog: prog, set: set, opts: opts, gate: gated}, nil
+}
+
+func tooLong(n int) error {
+	return fmt.Errorf("%w: %d instructions, the kernel takes at most %d", ErrTooLong, n, MaxInstructions)
+}
+
+// decide builds Build's tree of decisions and reports whether it holds
+// the exec gate.
+func decide(set bitmap.Set, opts Options) (root node, gated bool, err error) {
 	abi := set.ABI()
 	if !abi.Known() {
-		return nil, fmt.Errorf("%w: set of ABI %v", ErrABI, abi)
+		return nil, false, fmt.Errorf("%w: set of ABI %v", ErrABI, abi)
 	}
 	if err := opts.Action.valid(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	act := ret(opts.Action.Ret())
 
@@ -119,7 +140,7 @@ func Build(set bitmap.Set, opts Options) (*Filter, error) {
 		}
 		nr, ok := execveatNr(g)
 		if !ok {
-			return nil, fmt.Errorf("%w: exec gate for ABI %v", ErrABI, g)
+			return nil, false, fmt.Errorf("%w: exec gate for ABI %v", ErrABI, g)
 		}
 		gateNr, gateArch = nr, g.AuditArch()
 		if needGate(set, opts, gateArch, gateNr) {
@@ -149,13 +170,7 @@ func Build(set bitmap.Set, opts Options) (*Filter, error) {
 		// the only thing allowed.
 		otherArch = jeq(gateArch, load(offNr, jeq(gateNr, gate, act)), act)
 	}
-	root := load(offArch, jeq(arch, load(offNr, afterNr), otherArch))
-
-	prog := compile(root)
-	if len(prog) > MaxInstructions {
-		return nil, fmt.Errorf("%w: %d instructions, the kernel takes at most %d", ErrTooLong, len(prog), MaxInstructions)
-	}
-	return &Filter{prog: prog, set: set, opts: opts, gate: gate != nil}, nil
+	return load(offArch, jeq(arch, load(offNr, afterNr), otherArch)), gate != nil, nil
 }
 
 // needGate reports whether the loader's execveat would not be plainly
@@ -238,35 +253,39 @@ type stmtNode struct {
 }
 
 func ret(k uint32) node             { return retNode{k} }
-func jeq(k uint32, t, f node) node  { return jumpNode{opJeqK, k, t, f} }
-func jge(k uint32, t, f node) node  { return jumpNode{opJgeK, k, t, f} }
-func jset(k uint32, t, f node) node { return jumpNode{opJsetK, k, t, f} }
+func jeq(k uint32, t, f node) node  { return &jumpNode{opJeqK, k, t, f} }
+func jge(k uint32, t, f node) node  { return &jumpNode{opJgeK, k, t, f} }
+func jset(k uint32, t, f node) node { return &jumpNode{opJsetK, k, t, f} }
 func load(off uint32, next node) node {
-	return stmtNode{bpf.RawInstruction{Op: opLdAbsW, K: off}, next}
+	return &stmtNode{bpf.RawInstruction{Op: opLdAbsW, K: off}, next}
 }
-func and(mask uint32, next node) node { return stmtNode{bpf.RawInstruction{Op: opAndK, K: mask}, next} }
+func and(mask uint32, next node) node { return &stmtNode{bpf.RawInstruction{Op: opAndK, K: mask}, next} }
 
 // compile lays out n. A jump puts the smaller of its two blocks first, so
 // the conditional skip is as short as it can be; when even that is beyond
 // the 8-bit jt/jf reach, a ja (32-bit offset) bridges it.
 //
-// The program is emitted backwards into one buffer — a block's size is
-// known once it is emitted, which is what the jump before it needs — and
-// reversed at the end: one allocation, which keeps the loader's start-up
-// cheap.
+// The program is emitted backwards, from its last instruction — a block's
+// size is known once it is emitted, which is what the jump before it
+// needs — into one buffer of the size the tree compiles to: one
+// allocation, and a small frame for the recursion (docs/exec.md,
+// "Start-up").
 func compile(n node) []bpf.RawInstruction {
-	out := make([]bpf.RawInstruction, 0, 64)
-	emit(n, &out)
-	slices.Reverse(out)
-	return out
+	c := compiler{prog: make([]bpf.RawInstruction, size(n))}
+	c.pc = len(c.prog)
+	c.emit(n)
+	if c.pc != 0 {
+		panic("enforce: size and emit disagree") // a compiler bug
+	}
+	return c.prog
 }
 
 // size returns the number of instructions n compiles to.
 func size(n node) int {
 	switch n := n.(type) {
-	case stmtNode:
+	case *stmtNode:
 		return 1 + size(n.next)
-	case jumpNode:
+	case *jumpNode:
 		if sameRet(n.t, n.f) {
 			return 1
 		}
@@ -285,48 +304,68 @@ func sameRet(a, b node) bool {
 	return ok1 && ok2 && ra == rb
 }
 
-// emit appends n's instructions to out in reverse order.
-func emit(n node, out *[]bpf.RawInstruction) {
+// compiler fills prog backwards: prog[pc:] is what is emitted so far.
+type compiler struct {
+	prog []bpf.RawInstruction
+	pc   int
+}
+
+// put prepends ins to what is emitted so far.
+func (c *compiler) put(ins bpf.RawInstruction) {
+	c.pc--
+	c.prog[c.pc] = ins
+}
+
+// emit prepends n's instructions.
+func (c *compiler) emit(n node) {
 	switch n := n.(type) {
 	case retNode:
-		*out = append(*out, bpf.RawInstruction{Op: opRetK, K: n.k})
-	case stmtNode:
-		emit(n.next, out)
-		*out = append(*out, n.ins)
-	case jumpNode:
+		c.put(bpf.RawInstruction{Op: opRetK, K: n.k})
+	case *stmtNode:
+		c.emit(n.next)
+		c.put(n.ins)
+	case *jumpNode:
 		if sameRet(n.t, n.f) {
-			emit(n.t, out) // both ways end in the same return
+			c.emit(n.t) // both ways end in the same return
 			return
 		}
-		first, second, firstIsTrue := n.f, n.t, false
-		if size(n.t) < size(n.f) {
-			first, second, firstIsTrue = n.t, n.f, true
-		}
-		emit(second, out)
-		before := len(*out)
-		emit(first, out)
-		skip := len(*out) - before
-		j := bpf.RawInstruction{Op: n.op, K: n.k}
-		if skip <= maxJumpJt {
-			// To the first block: fall through (0); to the second: skip
-			// the first.
-			if firstIsTrue {
-				j.Jf = uint8(skip)
-			} else {
-				j.Jt = uint8(skip)
-			}
-			*out = append(*out, j)
-			return
-		}
-		// To the first block: skip the ja (1); to the second: the ja
-		// over the first.
-		if firstIsTrue {
-			j.Jt = 1
-		} else {
-			j.Jf = 1
-		}
-		*out = append(*out, bpf.RawInstruction{Op: opJa, K: uint32(skip)}, j)
+		c.jump(n)
 	default:
-		panic(fmt.Sprintf("enforce: unknown node %T", n))
+		unknownNode(n)
 	}
 }
+
+// jump emits a conditional jump and its two blocks.
+func (c *compiler) jump(n *jumpNode) {
+	first, second, firstIsTrue := n.f, n.t, false
+	if size(n.t) < size(n.f) {
+		first, second, firstIsTrue = n.t, n.f, true
+	}
+	c.emit(second)
+	end := c.pc
+	c.emit(first)
+	skip := end - c.pc
+	j := bpf.RawInstruction{Op: n.op, K: n.k}
+	if skip <= maxJumpJt {
+		// To the first block: fall through (0); to the second: skip the
+		// first.
+		if firstIsTrue {
+			j.Jf = uint8(skip)
+		} else {
+			j.Jt = uint8(skip)
+		}
+		c.put(j)
+		return
+	}
+	// To the first block: skip the ja (1); to the second: the ja over the
+	// first.
+	if firstIsTrue {
+		j.Jt = 1
+	} else {
+		j.Jf = 1
+	}
+	c.put(bpf.RawInstruction{Op: opJa, K: uint32(skip)})
+	c.put(j)
+}
+
+func unknownNode(n node) { panic(fmt.Sprintf("enforce: unknown node %T", n)) }
