@@ -259,7 +259,9 @@ func jset(k uint32, t, f node) node { return &jumpNode{opJsetK, k, t, f} }
 func load(off uint32, next node) node {
 	return &stmtNode{bpf.RawInstruction{Op: opLdAbsW, K: off}, next}
 }
-func and(mask uint32, next node) node { return &stmtNode{bpf.RawInstruction{Op: opAndK, K: mask}, next} }
+func and(mask uint32, next node) node {
+	return &stmtNode{bpf.RawInstruction{Op: opAndK, K: mask}, next}
+}
 
 // compile lays out n. A jump puts the smaller of its two blocks first, so
 // the conditional skip is as short as it can be; when even that is beyond
