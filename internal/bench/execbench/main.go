@@ -96,14 +96,16 @@ func run() error {
 		{"sysrestrict-exec", []string{ld, trivial}},
 	}
 	times := make([][]time.Duration, len(kinds))
+	faults := make([][]float64, len(kinds))
 	for i := range *runs + 10 {
 		for k, kind := range kinds {
-			d, err := timeExec(kind.argv)
+			d, minflt, err := timeExec(kind.argv)
 			if err != nil {
 				return fmt.Errorf("%s: %v", kind.name, err)
 			}
 			if i >= 10 { // warm-up
 				times[k] = append(times[k], d)
+				faults[k] = append(faults[k], float64(minflt))
 			}
 		}
 	}
@@ -117,15 +119,13 @@ func run() error {
 	added := med[2] - med[1]
 	fmt.Printf("loader over the Go floor: %+.3f ms (target <= +0.500 ms): %s\n", added, verdict(added <= 0.5))
 
-	var faults [3]float64
-	for k, kind := range kinds {
-		faults[k], err = minorFaults(kind.argv, 30)
-		if err != nil {
-			return err
-		}
-	}
-	fmt.Printf("minor page faults (mean of 30): direct %.0f, Go floor %.0f, sysrestrict-exec %.0f (%+.0f over the floor)\n",
-		faults[0], faults[1], faults[2], faults[2]-faults[1])
+	// Minor faults (the child's rusage: the loader and what it execs) are
+	// a count, steadier than times on a loaded machine, and what Go
+	// start-up is mostly made of; per run they still vary by some 20 with
+	// the runtime's scheduling, hence medians.
+	fd, ff, fl := medianF(faults[0]), medianF(faults[1]), medianF(faults[2])
+	fmt.Printf("minor page faults (median of the same runs): direct %.0f, Go floor %.0f, sysrestrict-exec %.0f (%+.0f over the floor)\n",
+		fd, ff, fl, fl-ff)
 
 	fmt.Printf("\n== getppid per call (median over %d interleaved runs of the fastest of 20 chunks of %d calls)\n", *loops, *calls/20)
 	// An allow-all filter (ret ALLOW) is the floor of any seccomp filter:
@@ -163,42 +163,24 @@ func verdict(ok bool) string {
 	return "MISSED"
 }
 
-// timeExec fork-execs argv and waits for it, and returns the wall time.
-func timeExec(argv []string) (time.Duration, error) {
+// timeExec fork-execs argv and waits for it, and returns the wall time
+// and the child's minor page faults.
+func timeExec(argv []string) (time.Duration, int64, error) {
 	start := time.Now()
 	pid, err := syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{Env: os.Environ(), Files: []uintptr{0, 1, 2}})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	var ws syscall.WaitStatus
-	if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
-		return 0, err
+	var ru syscall.Rusage
+	if _, err := syscall.Wait4(pid, &ws, 0, &ru); err != nil {
+		return 0, 0, err
 	}
 	d := time.Since(start)
 	if !ws.Exited() || ws.ExitStatus() != 0 {
-		return 0, fmt.Errorf("%v ended with %v", argv, ws)
+		return 0, 0, fmt.Errorf("%v ended with %v", argv, ws)
 	}
-	return d, nil
-}
-
-// minorFaults returns the mean minor page faults of n runs of argv (the
-// child's rusage: the loader and what it execs): a count, steadier than
-// times on a loaded machine, and what Go start-up cost is mostly made of.
-func minorFaults(argv []string, n int) (float64, error) {
-	total := 0.0
-	for range n {
-		pid, err := syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{Env: os.Environ(), Files: []uintptr{0, 1, 2}})
-		if err != nil {
-			return 0, err
-		}
-		var ws syscall.WaitStatus
-		var ru syscall.Rusage
-		if _, err := syscall.Wait4(pid, &ws, 0, &ru); err != nil {
-			return 0, err
-		}
-		total += float64(ru.Minflt)
-	}
-	return total / float64(n), nil
+	return d, ru.Minflt, nil
 }
 
 func loopNs(argv ...string) (float64, error) {
