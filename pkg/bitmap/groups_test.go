@@ -38,7 +38,18 @@ func TestGroupsCaptureMatchesSystemd(t *testing.T) {
 	// The capture is two header lines, then the command's output.
 	_, body, _ := bytes.Cut(capture, []byte("\n"))
 	_, body, _ = bytes.Cut(body, []byte("\n"))
-	if !bytes.Equal(body, live) {
+	if !bytes.Equal(withoutUnlisted(body), withoutUnlisted(live)) {
 		t.Errorf("internal/gen/groups/systemd-syscall-filter.txt differs from `systemd-analyze syscall-filter`: run make update-groups generate")
 	}
+}
+
+// withoutUnlisted cuts systemd-analyze's closing "# Unlisted System Calls"
+// block: the syscalls the running kernel has that no group lists. It
+// depends on the kernel, not on systemd (a 6.18 kernel lists mseal,
+// listmount, ...), and the generator skips it like every comment line.
+func withoutUnlisted(b []byte) []byte {
+	if i := bytes.Index(b, []byte("\n# Unlisted System Calls")); i >= 0 {
+		return b[:i+1]
+	}
+	return b
 }
