@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sysrestrict/sysrestrict/internal/hostcap"
 )
 
 const fixtureDir = "../../testdata/elf"
@@ -23,6 +25,7 @@ type fixture struct {
 	Kind      string   `json:"kind"`
 	Expect    string   `json:"expect"`
 	Run       []string `json:"run"`
+	Needs     string   `json:"needs"` // a host capability (internal/hostcap) running it needs
 	Args      []string `json:"args"`
 	Stdout    string   `json:"stdout"`
 	Exit      int      `json:"exit"`
@@ -33,6 +36,19 @@ type fixture struct {
 		Deny       []int `json:"deny"`
 		DenyBeyond bool  `json:"deny_beyond"`
 	} `json:"note"`
+}
+
+// cannotRun returns why this host's kernel cannot run fx (a capability it
+// needs and lacks, as internal/hostcap probes it), or "".
+func cannotRun(t testing.TB, fx fixture) string {
+	if fx.Needs == "" {
+		return ""
+	}
+	c, err := hostcap.Parse(fx.Needs)
+	if err != nil {
+		t.Fatalf("fixtures.json: %s: %v", fx.File, err)
+	}
+	return hostcap.Missing(c)
 }
 
 func loadFixtures(t testing.TB) []fixture {

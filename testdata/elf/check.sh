@@ -9,14 +9,21 @@
 # ones that it changes nothing. For every fixture with "facts", compare the
 # program header counts with readelf's. Exit 1 on any mismatch.
 #
-# Needs: bash, jq, readelf, qemu-user (qemu-aarch64, qemu-arm, qemu-s390x,
+# A fixture with "needs" (a host capability: i386-exec, x32) is run only
+# where the running kernel has it, as internal/hostcap probes it; where it
+# has not, the run is skipped with the probe's reason and the static facts
+# are still checked. A missing tool is never skipped: it fails.
+#
+# Needs: bash, go (for the probe), jq, readelf, qemu-user (qemu-aarch64, qemu-arm, qemu-s390x,
 # qemu-ppc) and the foreign C libraries (libc6-{arm64,armhf,s390x,powerpc}-cross)
 # under /usr.
 set -u
 cd "$(dirname "$0")"
 manifest=${MANIFEST:-fixtures.json}
-fail=0 runs=0
+fail=0 runs=0 skips=0
 bad() { echo "FAIL $1: $2"; fail=1; }
+
+caps=$(cd ../.. && go run ./internal/hostcap/probe) || { echo "check.sh: the host capability probe failed" >&2; exit 1; }
 
 n=$(jq length "$manifest")
 for ((i = 0; i < n; i++)); do
@@ -35,6 +42,15 @@ for ((i = 0; i < n; i++)); do
 	fi
 
 	[ "$(jq '.run != null' <<<"$e")" = true ] || continue
+	needs=$(jq -r '.needs // empty' <<<"$e")
+	if [ -n "$needs" ]; then
+		have=$(grep "^$needs " <<<"$caps")
+		[ -n "$have" ] || { bad "$file" "needs unknown host capability $needs"; continue; }
+		case $have in
+		"$needs yes "*) ;;
+		*) echo "SKIP $file: not run, the host kernel lacks $have"; skips=$((skips + 1)); continue ;;
+		esac
+	fi
 	mapfile -t run < <(jq -r '.run[]' <<<"$e")
 	mapfile -t args < <(jq -r '.args[]' <<<"$e")
 	want_out=$(jq -r .stdout <<<"$e")
@@ -68,5 +84,5 @@ for ((i = 0; i < n; i++)); do
 	fi
 done
 
-echo "check.sh: $n fixtures, $runs run, $([ $fail = 0 ] && echo ok || echo FAILED)"
+echo "check.sh: $n fixtures, $runs run, $skips not run (host kernel), $([ $fail = 0 ] && echo ok || echo FAILED)"
 exit $fail

@@ -225,6 +225,7 @@ type Fixture struct {
 	Linker    string   `json:"linker"`
 	Run       []string `json:"run"`
 	Why       string   `json:"why,omitempty"`
+	Needs     string   `json:"needs,omitempty"`
 	Args      []string `json:"args"`
 	Stdout    string   `json:"stdout"`
 	Exit      int      `json:"exit"`
@@ -246,8 +247,8 @@ var (
 )
 
 const (
-	noteI386 = "Runs here: glibc makes its i386 syscalls through the vDSO (sysenter), which works on this host although int $0x80 gets SIGSEGV"
-	whyX32   = "this kernel has no x32 support (CONFIG_X86_X32_ABI off): execve fails with ENOEXEC"
+	noteI386 = "Runs only where the kernel execs i386 ELF files (needs i386-exec: some hosts of this kind refuse them with ENOEXEC, IA-32 emulation off at run time); glibc then makes its i386 syscalls through the vDSO"
+	noteX32  = "Runs only where the kernel has the x32 ABI (needs x32: CONFIG_X86_X32_ABI, off on the hosts seen so far, where execve fails with ENOEXEC) and libc6-x32 is installed"
 )
 
 // fixtures lists the corpus. Stdout and exit follow from the fixture
@@ -311,12 +312,12 @@ var fixtures = []Fixture{
 		Notes: "CGO_ENABLED=0 go build -buildmode=pie: Go's internal linker, ET_DYN with PT_INTERP"},
 	{File: "go-sw", ABI: "x86_64", Kind: "go", Linker: "go", Run: native, Expect: "stampable",
 		Notes: "CGO_ENABLED=0 go build -ldflags='-s -w': no symbol table, no DWARF"},
-	{File: "i386-pie", ABI: "i386", Kind: "pie", Linker: "ld.bfd", Run: native, Dynamic: true, Expect: "stampable",
+	{File: "i386-pie", ABI: "i386", Kind: "pie", Linker: "ld.bfd", Run: native, Needs: "i386-exec", Dynamic: true, Expect: "stampable",
 		Notes: "gcc -m32: ELFCLASS32 EM_386 ET_DYN. " + noteI386},
-	{File: "i386-exec", ABI: "i386", Kind: "exec", Linker: "ld.bfd", Run: native, Dynamic: true, Expect: "stampable",
+	{File: "i386-exec", ABI: "i386", Kind: "exec", Linker: "ld.bfd", Run: native, Needs: "i386-exec", Dynamic: true, Expect: "stampable",
 		Notes: "gcc -m32 -no-pie: ELFCLASS32 EM_386 ET_EXEC. " + noteI386},
-	{File: "x32-pie", ABI: "x32", Kind: "pie", Linker: "ld.bfd", Why: whyX32, Expect: "stampable",
-		Notes: "gcc -mx32: ELFCLASS32 EM_X86_64"},
+	{File: "x32-pie", ABI: "x32", Kind: "pie", Linker: "ld.bfd", Run: native, Needs: "x32", Dynamic: true, Expect: "stampable",
+		Notes: "gcc -mx32: ELFCLASS32 EM_X86_64. " + noteX32},
 	{File: "aarch64-pie", ABI: "aarch64", Kind: "pie", Linker: "ld.bfd", Run: qemuA64, Dynamic: true, Expect: "stampable",
 		Notes: "aarch64-linux-gnu-gcc; page size 64 KiB assumed by the stamper"},
 	{File: "aarch64-static", ABI: "aarch64", Kind: "static", Linker: "ld.bfd", Run: []string{"qemu-aarch64"}, Expect: "stampable",
