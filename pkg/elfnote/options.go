@@ -16,6 +16,13 @@ type Options struct {
 	// the file's lock, so a stamp never silently loosens a binary and two
 	// concurrent stampers never lose each other's restrictions.
 	Replace bool
+
+	// hook, set by tests, runs before each step of a write; an error makes
+	// the step fail.
+	hook func(step string) error
+	// noTmpfile, set by tests, writes the new file as a filesystem without
+	// O_TMPFILE makes the stamper write it: named from the start.
+	noTmpfile bool
 }
 
 // Result says what Stamp or Remove did, or would do with DryRun.
@@ -28,4 +35,8 @@ type Result struct {
 	InPlace       bool       // written in place (strategy 1, bits only added)
 	Exact         bool       // Remove: the file is restored byte for byte
 	DryRun        bool       // nothing was written
+
+	// Reclaimed names the temporary file of a killed stamper that was
+	// found beside the file and removed ("" if none; docs/stamping.md).
+	Reclaimed string
 }

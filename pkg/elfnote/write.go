@@ -46,13 +46,11 @@ func Remove(name string, opts Options) (*Result, error) {
 	return modify(name, opts, (*image).planRemove)
 }
 
-// hook, when set by tests, runs before each step of a write; an error
-// makes the step fail.
-var hook func(step string) error
-
-func step(name string) error {
-	if hook != nil {
-		return hook(name)
+// step runs the test hook of opts (Options.hook) before a step of a write;
+// an error makes the step fail.
+func (opts *Options) step(name string) error {
+	if opts.hook != nil {
+		return opts.hook(name)
 	}
 	return nil
 }
@@ -94,8 +92,14 @@ func modifyOnce(target string, opts Options, plan func(*image) (*Plan, error)) (
 	if now, err := os.Stat(target); err != nil || !os.SameFile(now, fi) {
 		return nil, errRetry
 	}
-	if err := step("plan"); err != nil {
+	if err := opts.step("plan"); err != nil {
 		return nil, err
+	}
+	res := &Result{Path: target, DryRun: opts.DryRun}
+	if how == unix.LOCK_EX {
+		// Under the exclusive lock no other stamper is writing this file:
+		// a temporary file of its name is a killed stamper's.
+		res.Reclaimed = reclaimTemp(target)
 	}
 	im, err := parseLenient(f)
 	if err != nil {
@@ -105,7 +109,7 @@ func modifyOnce(target string, opts Options, plan func(*image) (*Plan, error)) (
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Path: target, Before: p.Before, After: p.After, Changed: p.Changed(), Strategy: p.Strategy, Exact: p.Exact, DryRun: opts.DryRun}
+	res.Before, res.After, res.Changed, res.Strategy, res.Exact = p.Before, p.After, p.Changed(), p.Strategy, p.Exact
 	if !res.Changed {
 		res.Strategy = StrategyNone
 	}
@@ -113,7 +117,7 @@ func modifyOnce(target string, opts Options, plan func(*image) (*Plan, error)) (
 		return res, nil
 	}
 	if opts.Output == "" && p.Strategy == StrategyRewrite && p.AddsOnly {
-		err := writeInPlace(target, fi, p)
+		err := writeInPlace(target, fi, p, &opts)
 		if !errors.Is(err, unix.ETXTBSY) {
 			res.InPlace, res.Output = true, target
 			return res, err
@@ -126,7 +130,7 @@ func modifyOnce(target string, opts Options, plan func(*image) (*Plan, error)) (
 		dest = opts.Output
 	}
 	res.Output = dest
-	return res, replace(f, fi, dest, p)
+	return res, replace(f, fi, dest, p, dest == target, &opts)
 }
 
 func flock(f *os.File, how int) error {
@@ -140,7 +144,7 @@ func flock(f *os.File, how int) error {
 
 // writeInPlace writes a plan that only sets bits of the note: a torn write
 // leaves a note between the old and the new one, never looser than the old.
-func writeInPlace(target string, fi os.FileInfo, p *Plan) error {
+func writeInPlace(target string, fi os.FileInfo, p *Plan, opts *Options) error {
 	w, err := os.OpenFile(target, os.O_WRONLY, 0)
 	if err != nil {
 		return err
@@ -150,14 +154,14 @@ func writeInPlace(target string, fi os.FileInfo, p *Plan) error {
 		return fmt.Errorf("the file was replaced while being stamped")
 	}
 	for _, pt := range p.Patches {
-		if err := step("write"); err != nil {
+		if err := opts.step("write"); err != nil {
 			return err
 		}
 		if _, err := w.WriteAt(pt.Data, pt.Off); err != nil {
 			return err
 		}
 	}
-	if err := step("fsync"); err != nil {
+	if err := opts.step("fsync"); err != nil {
 		return err
 	}
 	return w.Sync()
@@ -166,25 +170,25 @@ func writeInPlace(target string, fi os.FileInfo, p *Plan) error {
 // replace writes the planned result to a new file beside dest, with src's
 // owner, mode and extended attributes, and renames it over dest. On error
 // the new file is removed and dest is untouched.
-func replace(src *os.File, fi os.FileInfo, dest string, p *Plan) (err error) {
-	dir, base := filepath.Split(dest)
-	if dir == "" {
-		dir = "."
-	}
-	if err := step("create"); err != nil {
+//
+// The new file has no name until it is complete (newTemp): a stamper
+// killed while writing it leaves nothing behind, not even a hidden copy
+// with the target's setuid bits or capabilities. docs/stamping.md says
+// what remains of the window between naming it and the rename.
+func replace(src *os.File, fi os.FileInfo, dest string, p *Plan, locked bool, opts *Options) (err error) {
+	if err := opts.step("create"); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+base+".sysrestrict-*")
+	tmp, err := newTemp(dest, locked, opts)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+			tmp.discard()
 		}
 	}()
-	if err := step("copy"); err != nil {
+	if err := opts.step("copy"); err != nil {
 		return err
 	}
 	// io.CopyN between two *os.File uses copy_file_range(2): the kernel
@@ -192,44 +196,48 @@ func replace(src *os.File, fi os.FileInfo, dest string, p *Plan) (err error) {
 	if _, err := src.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	if _, err := io.CopyN(tmp, src, p.Cut); err != nil {
+	if _, err := io.CopyN(tmp.f, src, p.Cut); err != nil {
 		return fmt.Errorf("copying: %w", err)
 	}
 	if p.Size != p.Cut {
-		if err := tmp.Truncate(p.Size); err != nil {
+		if err := tmp.f.Truncate(p.Size); err != nil {
 			return err
 		}
 	}
 	for _, pt := range p.Patches {
-		if err := step("patch"); err != nil {
+		if err := opts.step("patch"); err != nil {
 			return err
 		}
-		if _, err := tmp.WriteAt(pt.Data, pt.Off); err != nil {
+		if _, err := tmp.f.WriteAt(pt.Data, pt.Off); err != nil {
 			return err
 		}
 	}
-	if err := step("metadata"); err != nil {
+	if err := opts.step("metadata"); err != nil {
 		return err
 	}
-	if err := copyMetadata(src, tmp, fi); err != nil {
+	if err := copyMetadata(src, tmp.f, fi); err != nil {
 		return err
 	}
-	if err := step("fsync"); err != nil {
+	if err := opts.step("fsync"); err != nil {
 		return err
 	}
-	if err := tmp.Sync(); err != nil {
+	if err := tmp.f.Sync(); err != nil {
 		return err
 	}
-	if err := tmp.Close(); err != nil {
+	if err := opts.step("link"); err != nil {
 		return err
 	}
-	if err := step("rename"); err != nil {
+	if err := tmp.link(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), dest); err != nil {
+	if err := opts.step("rename"); err != nil {
 		return err
 	}
-	d, err := os.Open(dir)
+	if err := os.Rename(tmp.name, dest); err != nil {
+		return err
+	}
+	tmp.f.Close()
+	d, err := os.Open(filepath.Dir(dest))
 	if err != nil {
 		return nil // renamed; the directory fsync is best effort
 	}

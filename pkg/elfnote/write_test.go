@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -77,21 +78,21 @@ func TestStampInjectedFailure(t *testing.T) {
 		fixture string
 		steps   []string
 	}{
-		{"x86_64-pie", []string{"plan", "create", "copy", "patch", "metadata", "fsync", "rename"}},
+		{"x86_64-pie", []string{"plan", "create", "copy", "patch", "metadata", "fsync", "link", "rename"}},
 		{"x86_64-note-valid-flags", []string{"plan", "write", "fsync"}}, // in place
 	} {
 		for _, s := range tc.steps {
 			t.Run(tc.fixture+"/"+s, func(t *testing.T) {
 				p := tempFixture(t, tc.fixture)
 				orig := mustRead(t, p)
-				hook = func(step string) error {
+				opts := Options{}
+				opts.hook = func(step string) error {
 					if step == s {
 						return fmt.Errorf("injected failure at %s", step)
 					}
 					return nil
 				}
-				defer func() { hook = nil }()
-				_, err := Stamp(p, bitmap.NewSet(bitmap.X86_64, 59, 101, 200), Options{})
+				_, err := Stamp(p, bitmap.NewSet(bitmap.X86_64, 59, 101, 200), opts)
 				if err == nil {
 					t.Fatalf("Stamp with a failure at %s = nil error", s)
 				}
@@ -287,5 +288,42 @@ func TestStampRunning(t *testing.T) {
 	}
 	if f, err := ReadFile(p); err != nil || !f.Set.Equal(bitmap.NewSet(bitmap.X86_64, 59, 101)) {
 		t.Errorf("after Stamp: %v, %v", f, err)
+	}
+}
+
+// TestStaleTemp: a new file's name left by a killed stamper is removed by
+// the next stamp of the file (which holds its lock); for -o, whose output
+// nobody locks, it is an error that names it, and nothing is written.
+func TestStaleTemp(t *testing.T) {
+	set := bitmap.NewSet(bitmap.X86_64, 59)
+	for _, named := range []bool{false, true} {
+		p := tempFixture(t, "x86_64-pie")
+		stale := tempName(p)
+		if err := os.WriteFile(stale, []byte("left by a killed stamper"), 0o755|os.ModeSetuid); err != nil {
+			t.Fatal(err)
+		}
+		res, err := Stamp(p, set, Options{noTmpfile: named})
+		if err != nil || res.Reclaimed != stale {
+			t.Fatalf("Stamp beside a stale %s (named %v) = %+v, %v; want it removed", stale, named, res, err)
+		}
+		if extra := leftovers(t, filepath.Dir(p), p); len(extra) > 0 {
+			t.Errorf("after Stamp: %v beside the target", extra)
+		}
+
+		in := tempFixture(t, "x86_64-pie")
+		out := filepath.Join(t.TempDir(), "out")
+		if err := os.WriteFile(tempName(out), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err = Stamp(in, set, Options{Output: out, noTmpfile: named})
+		if err == nil || !strings.Contains(err.Error(), tempName(out)) {
+			t.Errorf("Stamp -o beside a stale temporary file (named %v) = %v, want an error naming %s", named, err, tempName(out))
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("Stamp -o failed but wrote %s: %v", out, err)
+		}
+		if _, err := os.Stat(tempName(out)); err != nil {
+			t.Errorf("Stamp -o removed the temporary file it does not own: %v", err)
+		}
 	}
 }
