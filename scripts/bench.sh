@@ -14,6 +14,12 @@ hdr() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 # mean_ms FILE: the mean of a hyperfine --export-json result, in ms.
 mean_ms() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print(" ".join("%.3f" % (x["mean"]*1000) for x in r))' "$1"; }
 
+hdr "Host"
+# What this host's kernel can do (internal/hostcap): figures from hosts that
+# differ here are not comparable.
+uname -r
+go run ./internal/hostcap/probe
+
 hdr "Stamping a large binary (issue 3: >= 0.8x the speed of cp; constant time in place)"
 # A real, runnable ELF of ~150 MB: a small C program with a 150 MB blob in
 # .rodata, assembled with .incbin (fast to build, nothing to download).
