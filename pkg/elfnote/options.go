@@ -1,6 +1,10 @@
 package elfnote
 
-import "github.com/sysrestrict/sysrestrict/pkg/bitmap"
+import (
+	"time"
+
+	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+)
 
 // Options control Stamp and Remove.
 type Options struct {
@@ -16,6 +20,11 @@ type Options struct {
 	// the file's lock, so a stamp never silently loosens a binary and two
 	// concurrent stampers never lose each other's restrictions.
 	Replace bool
+
+	// ModTime, if not zero, is the modification time a written file gets
+	// (the CLI sets it from SOURCE_DATE_EPOCH); zero leaves the time of the
+	// write, as strip(1) does.
+	ModTime time.Time
 
 	// hook, set by tests, runs before each step of a write; an error makes
 	// the step fail.
@@ -39,4 +48,8 @@ type Result struct {
 	// Reclaimed names the temporary file of a killed stamper that was
 	// found beside the file and removed ("" if none; docs/stamping.md).
 	Reclaimed string
+
+	// Dropped lists the extended attributes the written file did not
+	// keep: security.ima and security.evm, which sign the old bytes.
+	Dropped []string
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -116,7 +117,7 @@ func modifyOnce(target string, opts Options, plan func(*image) (*Plan, error)) (
 	if opts.DryRun || (!res.Changed && opts.Output == "") {
 		return res, nil
 	}
-	if opts.Output == "" && p.Strategy == StrategyRewrite && p.AddsOnly {
+	if opts.Output == "" && p.Strategy == StrategyRewrite && p.AddsOnly && !killedByWrite(f, fi) {
 		err := writeInPlace(target, fi, p, &opts)
 		if !errors.Is(err, unix.ETXTBSY) {
 			res.InPlace, res.Output = true, target
@@ -130,7 +131,45 @@ func modifyOnce(target string, opts Options, plan func(*image) (*Plan, error)) (
 		dest = opts.Output
 	}
 	res.Output = dest
-	return res, replace(f, fi, dest, p, dest == target, &opts)
+	res.Dropped, err = replace(f, fi, dest, p, dest == target, &opts)
+	return res, err
+}
+
+// killedByWrite reports whether writing to the file would take from it
+// what a packager relies on: the kernel clears setuid and setgid on a
+// write by a process without CAP_FSETID and removes security.capability on
+// any write (security/commoncap.c, cap_inode_killpriv), and security.ima
+// and security.evm would keep signing the old bytes. Such a file is never
+// written in place: the new file gets its metadata before the rename.
+func killedByWrite(f *os.File, fi os.FileInfo) bool {
+	if fi.Mode()&(os.ModeSetuid|os.ModeSetgid) != 0 {
+		return true
+	}
+	for _, name := range []string{"security.capability", "security.ima", "security.evm"} {
+		if _, err := unix.Fgetxattr(int(f.Fd()), name, nil); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// droppedXattrs are the extended attributes a new file does not get: they
+// sign the old bytes (IMA's hash or signature, EVM's HMAC over the
+// metadata), so kept they would make an appraising kernel refuse the
+// stamped file, or vouch for bytes it no longer has.
+var droppedXattrs = map[string]bool{"security.ima": true, "security.evm": true}
+
+// setModTime gives the file f (named or not) the modification time t,
+// leaving its access time; the zero t leaves the time the writes gave it.
+func setModTime(f *os.File, t time.Time) error {
+	if t.IsZero() {
+		return nil
+	}
+	ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, unix.NsecToTimespec(t.UnixNano())}
+	if err := unix.UtimesNano(procFd(int(f.Fd())), ts); err != nil {
+		return fmt.Errorf("setting the modification time: %w", err)
+	}
+	return nil
 }
 
 func flock(f *os.File, how int) error {
@@ -161,6 +200,9 @@ func writeInPlace(target string, fi os.FileInfo, p *Plan, opts *Options) error {
 			return err
 		}
 	}
+	if err := setModTime(w, opts.ModTime); err != nil {
+		return err
+	}
 	if err := opts.step("fsync"); err != nil {
 		return err
 	}
@@ -175,13 +217,13 @@ func writeInPlace(target string, fi os.FileInfo, p *Plan, opts *Options) error {
 // killed while writing it leaves nothing behind, not even a hidden copy
 // with the target's setuid bits or capabilities. docs/stamping.md says
 // what remains of the window between naming it and the rename.
-func replace(src *os.File, fi os.FileInfo, dest string, p *Plan, locked bool, opts *Options) (err error) {
+func replace(src *os.File, fi os.FileInfo, dest string, p *Plan, locked bool, opts *Options) (dropped []string, err error) {
 	if err := opts.step("create"); err != nil {
-		return err
+		return nil, err
 	}
 	tmp, err := newTemp(dest, locked, opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer func() {
 		if err != nil {
@@ -189,108 +231,126 @@ func replace(src *os.File, fi os.FileInfo, dest string, p *Plan, locked bool, op
 		}
 	}()
 	if err := opts.step("copy"); err != nil {
-		return err
+		return nil, err
 	}
 	// io.CopyN between two *os.File uses copy_file_range(2): the kernel
 	// copies, or shares extents on filesystems that can.
 	if _, err := src.Seek(0, io.SeekStart); err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := io.CopyN(tmp.f, src, p.Cut); err != nil {
-		return fmt.Errorf("copying: %w", err)
+		return nil, fmt.Errorf("copying: %w", err)
 	}
 	if p.Size != p.Cut {
 		if err := tmp.f.Truncate(p.Size); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for _, pt := range p.Patches {
 		if err := opts.step("patch"); err != nil {
-			return err
+			return nil, err
 		}
 		if _, err := tmp.f.WriteAt(pt.Data, pt.Off); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := opts.step("metadata"); err != nil {
-		return err
+		return nil, err
 	}
-	if err := copyMetadata(src, tmp.f, fi); err != nil {
-		return err
+	if dropped, err = copyMetadata(src, tmp.f, fi); err != nil {
+		return nil, err
+	}
+	if err := setModTime(tmp.f, opts.ModTime); err != nil {
+		return nil, err
 	}
 	if err := opts.step("fsync"); err != nil {
-		return err
+		return nil, err
 	}
 	if err := tmp.f.Sync(); err != nil {
-		return err
+		return nil, err
 	}
 	if err := opts.step("link"); err != nil {
-		return err
+		return nil, err
 	}
 	if err := tmp.link(); err != nil {
-		return err
+		return nil, err
 	}
 	if err := opts.step("rename"); err != nil {
-		return err
+		return nil, err
 	}
 	if err := os.Rename(tmp.name, dest); err != nil {
-		return err
+		return nil, err
 	}
 	tmp.f.Close()
-	d, err := os.Open(filepath.Dir(dest))
-	if err != nil {
-		return nil // renamed; the directory fsync is best effort
+	if d, err := os.Open(filepath.Dir(dest)); err == nil {
+		d.Sync() // renamed; the directory fsync is best effort
+		d.Close()
 	}
-	defer d.Close()
-	d.Sync()
-	return nil
+	return dropped, nil
 }
 
 // copyMetadata gives dst src's owner, mode (setuid, setgid and sticky
 // included) and extended attributes. The order matters: chown(2) clears
 // setuid, setgid and security.capability, so the mode and the attributes
 // come after it.
-func copyMetadata(src, dst *os.File, fi os.FileInfo) error {
+//
+// It returns the attributes it did not copy (droppedXattrs).
+func copyMetadata(src, dst *os.File, fi os.FileInfo) (dropped []string, err error) {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		if err := dst.Chown(int(st.Uid), int(st.Gid)); err != nil {
 			if dfi, err2 := dst.Stat(); err2 != nil || dfi.Sys().(*syscall.Stat_t).Uid != st.Uid || dfi.Sys().(*syscall.Stat_t).Gid != st.Gid {
-				return fmt.Errorf("keeping the owner: %w", err)
+				return nil, fmt.Errorf("keeping the owner: %w", err)
 			}
 		}
 	}
-	if err := dst.Chmod(fi.Mode() & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky)); err != nil {
-		return fmt.Errorf("keeping the mode: %w", err)
+	mode := fi.Mode() & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky)
+	if err := dst.Chmod(mode); err != nil {
+		return nil, fmt.Errorf("keeping the mode: %w", err)
 	}
-	return copyXattrs(int(src.Fd()), int(dst.Fd()))
+	if dropped, err = copyXattrs(int(src.Fd()), int(dst.Fd())); err != nil {
+		return nil, err
+	}
+	// chmod(2) drops setgid without an error for a caller outside the
+	// file's group who lacks CAP_FSETID: fail rather than lose it.
+	if dfi, err := dst.Stat(); err != nil {
+		return nil, err
+	} else if got := dfi.Mode() & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky); got != mode {
+		return nil, fmt.Errorf("keeping the mode: the new file got %v, not %v (a setgid group you are not in needs CAP_FSETID)", got, mode)
+	}
+	return dropped, nil
 }
 
-func copyXattrs(src, dst int) error {
+func copyXattrs(src, dst int) (dropped []string, err error) {
 	sz, err := unix.Flistxattr(src, nil)
-	if err == unix.ENOTSUP || sz == 0 {
-		return nil
+	if errors.Is(err, unix.ENOTSUP) || sz == 0 {
+		return nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("listing extended attributes: %w", err)
+		return nil, fmt.Errorf("listing extended attributes: %w", err)
 	}
 	buf := make([]byte, sz)
 	sz, err = unix.Flistxattr(src, buf)
 	if err != nil {
-		return fmt.Errorf("listing extended attributes: %w", err)
+		return nil, fmt.Errorf("listing extended attributes: %w", err)
 	}
 	for _, name := range splitNul(buf[:sz]) {
+		if droppedXattrs[name] {
+			dropped = append(dropped, name)
+			continue
+		}
 		n, err := unix.Fgetxattr(src, name, nil)
 		if err != nil {
-			return fmt.Errorf("reading extended attribute %s: %w", name, err)
+			return nil, fmt.Errorf("reading extended attribute %s: %w", name, err)
 		}
 		val := make([]byte, n)
 		if n, err = unix.Fgetxattr(src, name, val); err != nil {
-			return fmt.Errorf("reading extended attribute %s: %w", name, err)
+			return nil, fmt.Errorf("reading extended attribute %s: %w", name, err)
 		}
 		if err := unix.Fsetxattr(dst, name, val[:n], 0); err != nil {
-			return fmt.Errorf("keeping extended attribute %s: %w", name, err)
+			return nil, fmt.Errorf("keeping extended attribute %s: %w", name, err)
 		}
 	}
-	return nil
+	return dropped, nil
 }
 
 func splitNul(b []byte) []string {
