@@ -22,6 +22,7 @@ const (
 	crashEnvFile  = "SYSRESTRICT_ELFNOTE_CRASH_FILE"
 	crashEnvStep  = "SYSRESTRICT_ELFNOTE_CRASH_STEP"
 	crashEnvNamed = "SYSRESTRICT_ELFNOTE_CRASH_NAMED" // as without O_TMPFILE
+	crashEnvOut   = "SYSRESTRICT_ELFNOTE_CRASH_OUTPUT" // Options.Output
 )
 
 var crashSet = bitmap.NewSet(bitmap.X86_64, 59, 101, 200, 300)
@@ -31,7 +32,7 @@ func init() {
 	if name == "" {
 		return
 	}
-	opts := Options{noTmpfile: os.Getenv(crashEnvNamed) != ""}
+	opts := Options{noTmpfile: os.Getenv(crashEnvNamed) != "", Output: os.Getenv(crashEnvOut)}
 	if s := os.Getenv(crashEnvStep); s != "" {
 		opts.hook = func(step string) error {
 			if step == s {

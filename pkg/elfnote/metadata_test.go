@@ -3,6 +3,7 @@
 package elfnote
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -181,4 +182,182 @@ func TestModTime(t *testing.T) {
 			}
 		}
 	}
+}
+
+// asUser returns a command that runs the shell script under uid 65534 if
+// the test runs as root (setpriv), else as the test's own user, with this
+// test binary, readable by that user, as $STAMPER: run with the
+// crashEnvFile environment it stamps that file and exits. As root it
+// chowns everything in dir to 65534 now (which clears setuid and
+// capabilities): set those up after the call.
+func asUser(t *testing.T, dir, script string) *exec.Cmd {
+	t.Helper()
+	bin := filepath.Join(dir, "stamper.test")
+	copyExecutable(t, os.Args[0], bin)
+	argv := []string{"sh", "-c", script}
+	if os.Geteuid() == 0 {
+		needTool(t, "setpriv")
+		argv = append([]string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"}, argv...)
+		if err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, 65534, 65534)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "STAMPER="+bin)
+	return cmd
+}
+
+func copyExecutable(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sharedDir is a directory another user can enter.
+func sharedDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "sysrestrict-meta-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestFakeroot: under fakeroot(1), as a package build runs it, the owner,
+// group and mode that the session gave a file (chown root:man, chmod 4755)
+// are what the session sees after the stamp, on every write path.
+func TestFakeroot(t *testing.T) {
+	needTool(t, "fakeroot")
+	for _, p := range writePaths {
+		for _, mode := range []string{"4755", "755"} {
+			t.Run(p.name+"/"+mode, func(t *testing.T) {
+				dir := sharedDir(t)
+				copyFile(t, filepath.Join(fixtureDir, p.fixture), filepath.Join(dir, "prog"))
+				out := "prog"
+				env := crashEnvFile + "=prog"
+				if p.output {
+					out = "out"
+					env += " " + crashEnvOut + "=out"
+				}
+				script := `set -e
+chown 0:12 prog
+chmod ` + mode + ` prog
+before=$(stat -c %i prog)
+env ` + env + ` "$STAMPER" -test.run='^$'
+stat -c '%u:%g %a' ` + out + `
+[ "$(stat -c %i prog)" = "$before" ] && echo same-inode || echo new-inode`
+				cmd := asUser(t, dir, "fakeroot -- sh -c '"+strings.ReplaceAll(script, "'", `'\''`)+"'")
+				b, err := cmd.CombinedOutput()
+				if err != nil {
+					t.Fatalf("under fakeroot: %v\n%s", err, b)
+				}
+				lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+				if len(lines) < 2 || lines[len(lines)-2] != "0:12 "+mode {
+					t.Errorf("under fakeroot, %s after the stamp: %q, want owner, group and mode 0:12 %s", out, b, mode)
+				}
+				f, err := ReadFile(filepath.Join(dir, out))
+				if err != nil || !f.Stamped {
+					t.Errorf("%s is not stamped: %v", out, err)
+				}
+				t.Logf("%s", lines[len(lines)-1])
+			})
+		}
+	}
+}
+
+// TestUnprivileged: as a plain user (uid 65534 when the test runs as
+// root), every write path keeps setuid, setgid, an ACL and user xattrs; what
+// the user cannot give a new file (capabilities, a setgid group it is not
+// in) makes the stamp fail with the file untouched, never silently lost.
+func TestUnprivileged(t *testing.T) {
+	needTool(t, "setfacl")
+	needTool(t, "setfattr")
+	for _, p := range writePaths {
+		t.Run(p.name, func(t *testing.T) {
+			dir := sharedDir(t)
+			copyFile(t, filepath.Join(fixtureDir, p.fixture), filepath.Join(dir, "prog"))
+			out, env := "prog", crashEnvFile+"=prog"
+			if p.output {
+				out, env = "out", env+" "+crashEnvOut+"=out"
+			}
+			script := `set -e
+chmod 6755 prog
+setfacl -m u:4321:r-x prog
+setfattr -n user.sysrestrict-test -v kept prog
+getfacl --omit-header --numeric prog | sed 's/^# file: .*//' > acl.before
+env ` + env + ` "$STAMPER" -test.run='^$'
+stat -c '%a' ` + out + `
+getfacl --omit-header --numeric ` + out + ` | sed 's/^# file: .*//' | cmp - acl.before && echo acl-kept
+getfattr --only-values -n user.sysrestrict-test ` + out
+			b, err := asUser(t, dir, script).CombinedOutput()
+			if err != nil {
+				t.Fatalf("as a plain user: %v\n%s", err, b)
+			}
+			if got, want := strings.Fields(string(b)), []string{"6755", "acl-kept", "kept"}; !slices.Equal(got, want) {
+				t.Errorf("as a plain user, %s after the stamp: %q, want mode 6755, the ACL and the xattr kept", out, b)
+			}
+		})
+	}
+	if os.Geteuid() != 0 {
+		return // the refusals need a file root prepared
+	}
+	t.Run("capabilities", func(t *testing.T) {
+		dir := sharedDir(t)
+		prog := filepath.Join(dir, "prog")
+		copyFile(t, filepath.Join(fixtureDir, "x86_64-pie"), prog)
+		cmd := asUser(t, dir, "env "+crashEnvFile+"=prog \"$STAMPER\" -test.run='^$'") // chowns dir to 65534
+		tool(t, "setcap", "cap_net_raw+ep", prog)
+		orig := mustRead(t, prog)
+		b, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(b), "security.capability") {
+			t.Errorf("stamping a file with capabilities without CAP_SETFCAP: %v, %q; want an error naming security.capability", err, b)
+		}
+		if !bytes.Equal(mustRead(t, prog), orig) || getcap(t, prog) != "cap_net_raw=ep" {
+			t.Errorf("the refused stamp changed the file or its capabilities")
+		}
+	})
+	t.Run("setgid-foreign-group", func(t *testing.T) {
+		dir := sharedDir(t)
+		prog := filepath.Join(dir, "prog")
+		copyFile(t, filepath.Join(fixtureDir, "x86_64-pie"), prog)
+		orig := mustRead(t, prog)
+		cmd := asUser(t, dir, "env "+crashEnvFile+"=prog \"$STAMPER\" -test.run='^$'") // chowns dir to 65534
+		// A group 65534 is not in, on the file and, through a setgid
+		// directory, on every file created there: the new file's group is
+		// right, and only chmod can drop the bit.
+		if err := os.Chown(prog, 65534, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(dir, 65534, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, os.ModeSetgid|0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(prog, os.ModeSetgid|0o755); err != nil {
+			t.Fatal(err)
+		}
+		b, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(b), "setgid") {
+			t.Errorf("stamping a setgid file of a foreign group: %v, %q; want an error about setgid", err, b)
+		}
+		if !bytes.Equal(mustRead(t, prog), orig) {
+			t.Errorf("the refused stamp changed the file")
+		}
+	})
 }

@@ -3,11 +3,14 @@
 package elfnote
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -153,6 +156,28 @@ func killedByWrite(f *os.File, fi os.FileInfo) bool {
 	return false
 }
 
+// fakerootMetadata gives dst, in the fakeroot(1) session this stamper runs
+// in, the owner, group and mode that src has there. fakeroot fakes them in
+// its daemon, keyed by inode, for the programs whose libc calls it
+// intercepts; a Go program's system calls bypass it, and the new file is a
+// new inode, which the daemon knows nothing of: without this a package
+// built under fakeroot (dpkg-buildpackage, makepkg, abuild) would ship the
+// stamped file with the builder's owner instead of, say, root:man. chown
+// and chmod are the session's own, run on both files through this
+// process's descriptors.
+func fakerootMetadata(src, dst *os.File) error {
+	self := "/proc/" + strconv.Itoa(os.Getpid()) + "/fd/"
+	ref := "--reference=" + self + strconv.Itoa(int(src.Fd()))
+	to := self + strconv.Itoa(int(dst.Fd()))
+	// chown first: in the session, as in the kernel, it may clear setuid.
+	for _, argv := range [][]string{{"chown", ref, to}, {"chmod", ref, to}} {
+		if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
+			return fmt.Errorf("keeping the owner and mode fakeroot gave %s: %s: %w: %s", src.Name(), argv[0], err, bytes.TrimSpace(out))
+		}
+	}
+	return nil
+}
+
 // droppedXattrs are the extended attributes a new file does not get: they
 // sign the old bytes (IMA's hash or signature, EVM's HMAC over the
 // metadata), so kept they would make an appraising kernel refuse the
@@ -259,6 +284,11 @@ func replace(src *os.File, fi os.FileInfo, dest string, p *Plan, locked bool, op
 	}
 	if dropped, err = copyMetadata(src, tmp.f, fi); err != nil {
 		return nil, err
+	}
+	if os.Getenv("FAKEROOTKEY") != "" {
+		if err := fakerootMetadata(src, tmp.f); err != nil {
+			return nil, err
+		}
 	}
 	if err := setModTime(tmp.f, opts.ModTime); err != nil {
 		return nil, err
