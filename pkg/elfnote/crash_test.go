@@ -21,7 +21,7 @@ import (
 const (
 	crashEnvFile  = "SYSRESTRICT_ELFNOTE_CRASH_FILE"
 	crashEnvStep  = "SYSRESTRICT_ELFNOTE_CRASH_STEP"
-	crashEnvNamed = "SYSRESTRICT_ELFNOTE_CRASH_NAMED" // as without O_TMPFILE
+	crashEnvNamed = "SYSRESTRICT_ELFNOTE_CRASH_NAMED"  // as without O_TMPFILE
 	crashEnvOut   = "SYSRESTRICT_ELFNOTE_CRASH_OUTPUT" // Options.Output
 )
 
