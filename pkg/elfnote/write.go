@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -171,11 +170,52 @@ func fakerootMetadata(src, dst *os.File) error {
 	to := self + strconv.Itoa(int(dst.Fd()))
 	// chown first: in the session, as in the kernel, it may clear setuid.
 	for _, argv := range [][]string{{"chown", ref, to}, {"chmod", ref, to}} {
-		if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
+		if out, err := runTool(argv); err != nil {
 			return fmt.Errorf("keeping the owner and mode fakeroot gave %s: %s: %w: %s", src.Name(), argv[0], err, bytes.TrimSpace(out))
 		}
 	}
 	return nil
+}
+
+// runTool runs argv (argv[0] found in PATH) with this process's environment
+// and returns what it wrote to stderr. It uses os.StartProcess, not
+// os/exec: the loader links this package, and os/exec brings context and
+// its init into every exec it does (TestLoaderImports).
+func runTool(argv []string) ([]byte, error) {
+	prog := ""
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if p := filepath.Join(dir, argv[0]); dir != "" && isExecutable(p) {
+			prog = p
+			break
+		}
+	}
+	if prog == "" {
+		return nil, fmt.Errorf("%s not found in PATH", argv[0])
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	p, err := os.StartProcess(prog, argv, &os.ProcAttr{Files: []*os.File{nil, nil, w}})
+	w.Close()
+	if err != nil {
+		return nil, err
+	}
+	out, _ := io.ReadAll(io.LimitReader(r, 4096))
+	st, err := p.Wait()
+	if err != nil {
+		return out, err
+	}
+	if !st.Success() {
+		return out, fmt.Errorf("%s", st)
+	}
+	return out, nil
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
 
 // droppedXattrs are the extended attributes a new file does not get: they
