@@ -23,16 +23,39 @@ const tool = "sysrestrict-exec"
 // Tool is the name the loader's messages start with.
 const Tool = tool
 
-// failure is an error that ends the loader with a status.
+// failure is an error that ends the loader with a status. msg is the whole
+// line the loader prints; err, when set, is the error it was made from, so
+// that errors.Is(err, elfnote.ErrBadNote) still holds above it.
 type failure struct {
 	status int
 	msg    string
+	err    error
 }
 
 func (f *failure) Error() string { return f.msg }
+func (f *failure) Unwrap() error { return f.err }
 
+// fail returns a failure with no underlying error.
 func fail(status int, parts ...string) error {
-	return &failure{status, strings.Join(parts, "")}
+	return &failure{status, strings.Join(parts, ""), nil}
+}
+
+// failWith returns a failure caused by err; parts say it to a person (and
+// usually quote err).
+func failWith(status int, err error, parts ...string) error {
+	return &failure{status, strings.Join(parts, ""), err}
+}
+
+// exit prints err, a failure or any other error, and returns the status
+// to leave with: a failure's own, else ExitUsage.
+func exit(stderr io.Writer, err error) int {
+	status := ExitUsage
+	var fl *failure
+	if errors.As(err, &fl) {
+		status = fl.status
+	}
+	io.WriteString(stderr, tool+": "+err.Error()+"\n")
+	return status
 }
 
 // Kind is what PROGRAM's first bytes say it is.
@@ -84,11 +107,7 @@ func Run(args, env []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if (o.learn != "" || o.explain) && Supervisor == nil {
-		err = execSupervisor(args, env)
-		var fl *failure
-		errors.As(err, &fl)
-		io.WriteString(stderr, tool+": "+fl.msg+"\n")
-		return fl.status
+		return exit(stderr, execSupervisor(args, env))
 	}
 	p, err := prepare(o, env, stderr)
 	if err == nil {
@@ -104,13 +123,7 @@ func Run(args, env []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	var fl *failure
-	if errors.As(err, &fl) {
-		io.WriteString(stderr, tool+": "+fl.msg+"\n")
-		return fl.status
-	}
-	io.WriteString(stderr, tool+": "+err.Error()+"\n")
-	return ExitUsage
+	return exit(stderr, err)
 }
 
 // prepare resolves, opens and checks PROGRAM and computes what to enforce.
@@ -176,10 +189,10 @@ func notELF(o *options, p *Plan) error {
 	}
 	switch {
 	case o.require:
-		return fail(ExitCannotRun, p.Path, ": ", what, ", so it carries no sysrestrict note, and --require was given;",
+		return failWith(ExitCannotRun, elfnote.ErrNotELF, p.Path, ": ", what, ", so it carries no sysrestrict note, and --require was given;",
 			" run its interpreter through the loader instead (", tool, " --require /bin/sh ", p.Path, ")")
 	case len(o.deny) > 0:
-		return fail(ExitCannotRun, p.Path, ": ", what, ": --deny needs an ELF file, whose header gives the syscall ABI;",
+		return failWith(ExitCannotRun, elfnote.ErrNotELF, p.Path, ": ", what, ": --deny needs an ELF file, whose header gives the syscall ABI;",
 			" run its interpreter through the loader instead (", tool, " --deny ... /bin/sh ", p.Path, ")")
 	}
 	return nil
@@ -190,11 +203,11 @@ func notELF(o *options, p *Plan) error {
 func readNote(o *options, p *Plan) error {
 	var err error
 	if p.ELF, err = elfnote.Read(p.File); err != nil {
-		return fail(ExitCannotRun, p.Path, ": ", err.Error(), "; nothing was run.",
+		return failWith(ExitCannotRun, err, p.Path, ": ", err.Error(), "; nothing was run.",
 			" Check the file with sysrestrict-stamp --show, and rebuild or re-stamp it")
 	}
 	if !p.ELF.Stamped && o.require {
-		return fail(ExitCannotRun, p.Path, ": carries no sysrestrict note and --require was given;",
+		return failWith(ExitCannotRun, elfnote.ErrNoNote, p.Path, ": carries no sysrestrict note and --require was given;",
 			" stamp it first (sysrestrict-stamp --deny LIST ", p.Path, ")")
 	}
 	p.Restricted = p.ELF.Stamped || len(o.deny) > 0
@@ -211,7 +224,7 @@ func restrict(o *options, p *Plan) error {
 	if len(o.deny) > 0 {
 		var err error
 		if p.Deny, err = bitmap.Parse(abi, o.deny...); err != nil {
-			return fail(ExitUsage, "--deny: ", err.Error(), " (", abi.String(), " ABI of ", p.Path, ")")
+			return failWith(ExitUsage, err, "--deny: ", err.Error(), " (", abi.String(), " ABI of ", p.Path, ")")
 		}
 	}
 	p.Set = p.Note.Union(p.Deny)

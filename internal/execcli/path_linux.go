@@ -1,6 +1,7 @@
 package execcli
 
 import (
+	"errors"
 	"io"
 	"strings"
 
@@ -67,7 +68,7 @@ func (f *File) ReadAt(b []byte, off int64) (int, error) {
 	n := 0
 	for n < len(b) {
 		m, err := unix.Pread(f.Fd, b[n:], off+int64(n))
-		if err == unix.EINTR {
+		if errors.Is(err, unix.EINTR) {
 			continue
 		}
 		if err != nil {
@@ -87,18 +88,18 @@ func (f *File) Size() int64 { return f.size }
 func open(path string) (*File, Kind, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		switch err {
-		case unix.ENOENT:
-			return nil, 0, fail(ExitNotFound, path, ": no such file")
-		case unix.EACCES:
-			return nil, 0, fail(ExitCannotRun, path, ": cannot be read, so its note cannot be checked (", errText(err), "); make it readable by the user who runs it")
+		switch {
+		case errors.Is(err, unix.ENOENT):
+			return nil, 0, failWith(ExitNotFound, err, path, ": no such file")
+		case errors.Is(err, unix.EACCES):
+			return nil, 0, failWith(ExitCannotRun, err, path, ": cannot be read, so its note cannot be checked (", errText(err), "); make it readable by the user who runs it")
 		}
-		return nil, 0, fail(ExitCannotRun, path, ": ", errText(err))
+		return nil, 0, failWith(ExitCannotRun, err, path, ": ", errText(err))
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return nil, 0, fail(ExitCannotRun, path, ": ", errText(err))
+		return nil, 0, failWith(ExitCannotRun, err, path, ": ", errText(err))
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		unix.Close(fd)
@@ -106,12 +107,12 @@ func open(path string) (*File, Kind, error) {
 	}
 	f := &File{Fd: fd, size: st.Size}
 	if err := unix.Faccessat2(fd, "", unix.X_OK, unix.AT_EMPTY_PATH|unix.AT_EACCESS); err != nil {
-		if err == unix.ENOSYS || err == unix.EINVAL {
+		if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL) {
 			err = unix.Faccessat(unix.AT_FDCWD, path, unix.X_OK, unix.AT_EACCESS)
 		}
 		if err != nil {
 			unix.Close(fd)
-			return nil, 0, fail(ExitCannotRun, path, ": not executable (", errText(err), "); chmod +x it if it should run")
+			return nil, 0, failWith(ExitCannotRun, err, path, ": not executable (", errText(err), "); chmod +x it if it should run")
 		}
 	}
 	var head [4]byte

@@ -19,7 +19,7 @@ func filter(p *Plan) (*enforce.Filter, error) {
 	}
 	f, err := enforce.Build(p.Set, enforce.Options{Action: p.Action, Secret: secret, Fd: p.File.Fd})
 	if err != nil {
-		return nil, fail(ExitCannotRun, p.Path, ": ", err.Error())
+		return nil, failWith(ExitCannotRun, err, p.Path, ": ", err.Error())
 	}
 	return f, nil
 }
@@ -32,7 +32,7 @@ func newSecret() (uint64, error) {
 		// state pages, which cost more start-up time than the call.
 		n, _, e := unix.RawSyscall(unix.SYS_GETRANDOM, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0)
 		if e != 0 || n != uintptr(len(b)) {
-			return 0, fail(ExitUsage, "getrandom: ", errText(e))
+			return 0, failWith(ExitUsage, e, "getrandom: ", errText(e))
 		}
 		if secret := binary.LittleEndian.Uint64(b[:]); secret != 0 {
 			return secret, nil
@@ -75,7 +75,7 @@ func run(p *Plan) error {
 		return err
 	}
 	err = enforce.Exec(f, p.Argv, p.Env, tool+": "+p.Path+": exec under the filter failed, nothing was run")
-	return fail(ExitUsage, p.Path, ": cannot install the seccomp filter, nothing was run: ", err.Error())
+	return failWith(ExitUsage, err, p.Path, ": cannot install the seccomp filter, nothing was run: ", err.Error())
 }
 
 // execPlain execs an unrestricted plan: an ELF file through its
@@ -88,7 +88,7 @@ func execPlain(p *Plan) error {
 	} else {
 		err = syscall.Exec(p.Path, p.Argv, p.Env)
 	}
-	return fail(ExitCannotRun, p.Path, ": cannot execute: ", errText(err))
+	return failWith(ExitCannotRun, err, p.Path, ": cannot execute: ", errText(err))
 }
 
 func execveat(fd int, argv, env []string) error {

@@ -24,11 +24,11 @@ const supervisorName = "sysrestrict-supervise"
 func execSupervisor(args, env []string) error {
 	self, err := os.Executable()
 	if err != nil {
-		return fail(ExitUsage, "--learn and --explain: cannot find this program's directory to start ", supervisorName, ": ", err.Error())
+		return failWith(ExitUsage, err, "--learn and --explain: cannot find this program's directory to start ", supervisorName, ": ", err.Error())
 	}
 	path := filepath.Join(filepath.Dir(self), supervisorName)
 	err = syscall.Exec(path, append([]string{path}, args[1:]...), env)
-	return fail(ExitUsage, "--learn and --explain are run by ", supervisorName, ", which should be installed beside ", self,
+	return failWith(ExitUsage, err, "--learn and --explain are run by ", supervisorName, ", which should be installed beside ", self,
 		" (make build puts both in bin/): ", path, ": ", errText(err))
 }
 
