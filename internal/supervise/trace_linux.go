@@ -305,7 +305,7 @@ func trace(ctx context.Context, c Config, filters [][]bpf.RawInstruction, h hand
 func wait4(pid int, ws *unix.WaitStatus) (int, error) {
 	for {
 		wpid, err := unix.Wait4(pid, ws, unix.WALL, nil)
-		if err == unix.EINTR {
+		if errors.Is(err, unix.EINTR) {
 			continue
 		}
 		if err != nil {

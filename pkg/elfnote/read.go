@@ -94,7 +94,7 @@ func (im *image) readAt(b []byte, off uint64) error {
 	if n == len(b) {
 		return nil
 	}
-	if err == nil || err == io.EOF {
+	if err == nil || errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF
 	}
 	return fmt.Errorf("reading %d bytes at offset %#x: %w", len(b), off, err)
@@ -223,7 +223,7 @@ func parseLenient(r io.ReaderAt) (*image, error) {
 	im.size, known = sizeOf(r)
 	head := make([]byte, headSize)
 	n, err := r.ReadAt(head, 0)
-	if n < len(head) && err != nil && err != io.EOF {
+	if n < len(head) && err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("reading ELF header: %w", err)
 	}
 	im.head = head[:n]

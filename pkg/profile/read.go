@@ -59,7 +59,7 @@ func Read(r io.Reader) (*Profile, error) {
 	if err := dec.Decode(&jp); err != nil {
 		return nil, decodeError(dec, err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, &FormatError{Offset: dec.InputOffset(), Msg: "data after the profile object"}
 	}
 	if jp.Version == nil {

@@ -40,7 +40,7 @@ func main() {
 func sh(name string, args ...string) error {
 	out, err := exec.Command(name, args...).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+		return fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, out)
 	}
 	return nil
 }
@@ -51,7 +51,7 @@ func run() error {
 		return err
 	}
 	if _, err := os.Stat(ld); err != nil {
-		return fmt.Errorf("no loader to measure (%v); make build first", err)
+		return fmt.Errorf("no loader to measure (%w); make build first", err)
 	}
 	work, err := os.MkdirTemp("", "execbench")
 	if err != nil {
@@ -82,7 +82,7 @@ func run() error {
 	}
 	for _, p := range []string{trivial, victim} {
 		if _, err := elfnote.Stamp(p, deny, elfnote.Options{Replace: true}); err != nil {
-			return fmt.Errorf("stamping %s: %v", p, err)
+			return fmt.Errorf("stamping %s: %w", p, err)
 		}
 	}
 
@@ -101,7 +101,7 @@ func run() error {
 		for k, kind := range kinds {
 			d, minflt, err := timeExec(kind.argv)
 			if err != nil {
-				return fmt.Errorf("%s: %v", kind.name, err)
+				return fmt.Errorf("%s: %w", kind.name, err)
 			}
 			if i >= 10 { // warm-up
 				times[k] = append(times[k], d)
@@ -186,7 +186,7 @@ func timeExec(argv []string) (time.Duration, int64, error) {
 func loopNs(argv ...string) (float64, error) {
 	out, err := exec.Command(argv[0], argv[1:]...).Output()
 	if err != nil {
-		return 0, fmt.Errorf("%v: %v", argv, err)
+		return 0, fmt.Errorf("%v: %w", argv, err)
 	}
 	return strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
 }
