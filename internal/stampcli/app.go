@@ -1,12 +1,10 @@
-// Package stampcli is sysrestrict-stamp: it puts, shows, checks and removes
-// the restriction note of ELF binaries (SPEC section 2). cmd/sysrestrict-stamp
-// only runs it.
 package stampcli
 
 import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -32,15 +30,18 @@ func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
 }
 
-// failed reports that some files failed; each failure was already printed.
-type failed struct{ n int }
+// failed reports that some files failed; each failure was already
+// printed. It unwraps to each file's error, in FILE order.
+type failed struct{ errs []error }
 
 func (e failed) Error() string {
-	if e.n == 1 {
+	if len(e.errs) == 1 {
 		return "1 file failed"
 	}
-	return fmt.Sprintf("%d files failed", e.n)
+	return fmt.Sprintf("%d files failed", len(e.errs))
 }
+
+func (e failed) Unwrap() []error { return e.errs }
 
 const description = `Writes a syscall restriction bitmap into the .note.sysrestrict note of
 already-linked ELF binaries, for sysrestrict-exec to enforce with seccomp.
@@ -49,6 +50,9 @@ LIST is comma-separated: syscall names (execve), numbers (59), inclusive
 ranges (300-310) and groups (@debug); names are resolved with each binary's
 own ABI. Restrictions accumulate: without --replace a stamp never loosens a
 binary.
+
+Files are worked on -j at a time; the output is in FILE order, the same
+for every -j.
 
 Examples:
    sysrestrict-stamp --deny @exec,ptrace ./server
@@ -90,6 +94,8 @@ func New(stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "list-groups", Usage: "print the syscall groups and their members (resolved for --arch when given)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors"},
 			&cli.BoolFlag{Name: "json", Usage: "machine-readable output: one JSON object per file"},
+			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: runtime.NumCPU(), DefaultText: "the number of CPUs",
+				Usage: "work on `N` files at a time; the output is in FILE order whatever N"},
 		},
 		Action: func(c *cli.Context) error {
 			return run(c, stdout, stderr)
@@ -162,41 +168,49 @@ func run(c *cli.Context, stdout, stderr io.Writer) error {
 		return usagef("%s cannot be combined", strings.Join(modes, " and "))
 	}
 
-	req := request{
+	s := settings{mode: m, output: c.String("output"), dryRun: c.Bool("dry-run"), workers: c.Int("jobs")}
+	req := &request{
 		deny:     c.StringSlice("deny"),
 		allow:    c.StringSlice("allow"),
 		profiles: c.StringSlice("allow-profile"),
 		replace:  c.Bool("replace"),
-		output:   c.String("output"),
-		dryRun:   c.Bool("dry-run"),
 	}
 	files := c.Args().Slice()
-	hasLists := len(req.deny)+len(req.allow)+len(req.profiles) > 0
+	hasLists := req.hasLists()
 	switch {
 	case len(files) == 0:
 		return usagef("no FILE given")
-	case req.output != "" && len(files) != 1:
+	case s.workers < 1:
+		return usagef("-j %d: give at least 1", s.workers)
+	case s.output != "" && len(files) != 1:
 		return usagef("--output takes exactly one input FILE, got %d", len(files))
-	case req.output != "" && (m == modeShow || m == modeCheck):
+	case s.output != "" && (m == modeShow || m == modeCheck):
 		return usagef("--output goes with stamping or --remove, not %s", modes[0])
 	case m == modeRemove && (hasLists || req.replace):
 		return usagef("--remove takes no --deny, --allow, --allow-profile or --replace")
-	case m == modeShow && (hasLists || req.replace || req.dryRun):
+	case m == modeShow && (hasLists || req.replace || s.dryRun):
 		return usagef("--show takes no --deny, --allow, --allow-profile, --replace or --dry-run")
 	case m == modeCheck && !hasLists:
 		return usagef("--check needs --deny, --allow or --allow-profile to check against")
-	case m == modeCheck && (req.replace || req.dryRun):
+	case m == modeCheck && (req.replace || s.dryRun):
 		return usagef("--check changes nothing: --replace and --dry-run do not apply")
 	case m == modeStamp && !hasLists && !req.replace:
 		return usagef("nothing to do: give --deny, --allow or --allow-profile (or --show, --check, --remove)")
 	}
-
-	out := &printer{stdout: stdout, stderr: stderr, quiet: c.Bool("quiet"), json: asJSON}
-	switch m {
-	case modeShow:
-		return show(files, out)
-	case modeRemove:
-		return remove(files, req, out)
+	if err := req.load(); err != nil {
+		return err
 	}
-	return stamp(files, m == modeCheck, req, out)
+
+	jobs := make([]job, len(files))
+	for i, name := range files {
+		jobs[i] = job{name: name, req: req}
+	}
+	out := &renderer{stdout: stdout, stderr: stderr, quiet: c.Bool("quiet"), json: asJSON, settings: s}
+	if err := s.run(jobs, out.render); err != nil {
+		return err
+	}
+	if len(out.failed) > 0 {
+		return failed{out.failed}
+	}
+	return nil
 }

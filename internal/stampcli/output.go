@@ -2,21 +2,76 @@ package stampcli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"strings"
+	"io/fs"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 	"github.com/sysrestrict/sysrestrict/pkg/elfnote"
 )
 
-// printer writes what happened to each file: a line a person can read, or
-// one JSON object per file with --json. Errors and warnings go to stderr;
-// -q keeps only errors.
-type printer struct {
-	stdout, stderr io.Writer
-	quiet, json    bool
-	warned         map[string]bool
+// settings are what applies to the whole run, whatever each FILE's
+// request.
+type settings struct {
+	mode    mode
+	output  string // -o: the one FILE's result goes there
+	dryRun  bool
+	workers int // -j
+}
+
+// result is what a job did to its file: everything the renderer says
+// about it, and nothing the renderer has to look up.
+type result struct {
+	name string
+	mode mode
+	err  error // the file failed (check: could not be read)
+
+	file *elfnote.File // show, check: the file as read
+
+	res      *elfnote.Result // stamp, remove
+	noNote   bool            // remove: there was no note to remove
+	repaired error           // stamp: the damage that restamping repaired
+
+	missing  bitmap.Set       // check: what the file should restrict and does not
+	warnings []bitmap.Warning // stamp: advice about the set now in the file
+}
+
+// errShort is a --check failure: the file restricts less than asked.
+var errShort = errors.New("restricts less than asked")
+
+// failure returns the error that makes this file count as failed, or nil.
+func (r *result) failure() error {
+	switch {
+	case r.err != nil:
+		return r.err
+	case r.mode != modeCheck:
+		return nil
+	case !r.file.Stamped:
+		return &fs.PathError{Op: "check", Path: r.name, Err: elfnote.ErrNoNote}
+	case !r.missing.IsEmpty():
+		return &fs.PathError{Op: "check", Path: r.name, Err: errShort}
+	}
+	return nil
+}
+
+// message is the line for a failed FILE after "sysrestrict-stamp: ": the
+// file's name, then what went wrong. An error that names the file itself
+// (a *fs.PathError of this very path, as elfnote.ReadFile returns, or one
+// writeErr marked) does not get the name twice. Only the error itself is
+// looked at, not what it wraps.
+func message(name string, err error) string {
+	if n, ok := err.(named); ok {
+		return n.Error()
+	}
+	for {
+		pe, ok := err.(*fs.PathError)
+		if !ok || pe.Path != name {
+			break
+		}
+		err = pe.Err
+	}
+	return name + ": " + err.Error()
 }
 
 // fileJSON is the --json record of one file, for every mode.
@@ -41,32 +96,102 @@ type fileJSON struct {
 
 func ptr[T any](v T) *T { return &v }
 
-func (p *printer) emit(rec fileJSON) {
-	if p.json {
-		json.NewEncoder(p.stdout).Encode(rec)
+// record returns r as its --json record.
+func (r *result) record(s settings) fileJSON {
+	if r.err != nil {
+		return fileJSON{File: r.name, Error: message(r.name, r.err)}
 	}
+	switch r.mode {
+	case modeStamp:
+		after := r.res.After
+		rec := fileJSON{File: r.name, Output: s.output, ABI: after.ABI().String(), Changed: ptr(r.res.Changed),
+			DryRun: s.dryRun, Strategy: r.res.Strategy.String(),
+			Added: nameList(after.Difference(r.res.Before)), Lifted: nameList(r.res.Before.Difference(after)),
+			Numbers: after.Numbers(), DenyBeyond: ptr(after.DenyBeyond())}
+		for _, w := range r.warnings {
+			rec.Warnings = append(rec.Warnings, w.Msg)
+		}
+		return rec
+	case modeRemove:
+		if r.noNote {
+			return fileJSON{File: r.name, Stamped: ptr(false), Changed: ptr(false)}
+		}
+		return fileJSON{File: r.name, Output: s.output, Changed: ptr(r.res.Changed), DryRun: s.dryRun, Strategy: r.res.Strategy.String()}
+	case modeCheck:
+		return fileJSON{File: r.name, ABI: r.file.ABI.String(), Stamped: ptr(r.file.Stamped), OK: ptr(r.failure() == nil),
+			Missing: nameList(r.missing)}
+	}
+	f := r.file
+	rec := fileJSON{File: r.name, ABI: f.ABI.String(), Stamped: ptr(f.Stamped)}
+	if f.Stamped {
+		set := f.Set.WithABI(f.ABI)
+		rec.Restricted = nameList(set)
+		if rec.Restricted == nil {
+			rec.Restricted = []string{}
+		}
+		rec.Numbers = set.Numbers()
+		rec.DenyBeyond = ptr(set.DenyBeyond())
+	}
+	return rec
 }
 
-func (p *printer) fail(name string, err error) {
+// renderer writes each result, in the order it is given them (FILE
+// order): a line a person can read, or with --json one record per file.
+// Errors and warnings go to stderr; -q keeps only errors. It runs on one
+// goroutine, so warned needs no lock, and a warning said once per run names
+// the first file in FILE order it applies to.
+type renderer struct {
+	stdout, stderr io.Writer
+	quiet, json    bool
+	settings
+	warned map[string]bool
+	failed []error // the failed files' errors, in FILE order
+}
+
+func (p *renderer) render(r result) {
+	if err := r.failure(); err != nil {
+		p.failed = append(p.failed, err)
+	}
 	if p.json {
-		p.emit(fileJSON{File: name, Error: err.Error()})
+		json.NewEncoder(p.stdout).Encode(r.record(p.settings))
 	}
-	msg := err.Error()
-	if !strings.HasPrefix(msg, name+": ") { // elfnote.ReadFile names the file itself
-		msg = name + ": " + msg
+	if r.err != nil {
+		fmt.Fprintf(p.stderr, "sysrestrict-stamp: %s\n", message(r.name, r.err))
+		return
 	}
-	fmt.Fprintf(p.stderr, "sysrestrict-stamp: %s\n", msg)
+	switch r.mode {
+	case modeStamp:
+		if r.repaired != nil && !p.dryRun {
+			p.note(r.name, "repaired a stamp that a later tool had damaged ("+r.repaired.Error()+")")
+		}
+		p.warn(r.name, r.warnings)
+		if !p.json && !p.quiet {
+			p.stamped(r.name, r.res)
+		}
+	case modeRemove:
+		if !p.json && !p.quiet {
+			p.removed(r)
+		}
+	case modeShow:
+		if !p.json {
+			p.show(r.name, r.file)
+		}
+	case modeCheck:
+		if !p.json {
+			p.check(r)
+		}
+	}
 }
 
 // note tells a person something that is neither an error nor a warning
 // about the policy.
-func (p *printer) note(name, msg string) {
+func (p *renderer) note(name, msg string) {
 	if !p.quiet {
 		fmt.Fprintf(p.stderr, "sysrestrict-stamp: %s: %s\n", name, msg)
 	}
 }
 
-func (p *printer) warn(name string, ws []bitmap.Warning) {
+func (p *renderer) warn(name string, ws []bitmap.Warning) {
 	if p.quiet {
 		return
 	}
@@ -85,20 +210,10 @@ func (p *printer) warn(name string, ws []bitmap.Warning) {
 }
 
 // stamped reports a stamp.
-func (p *printer) stamped(name string, r *elfnote.Result, req request) {
-	abi := r.After.ABI()
+func (p *renderer) stamped(name string, r *elfnote.Result) {
 	added, lifted := r.After.Difference(r.Before), r.Before.Difference(r.After)
-	if p.json {
-		p.emit(fileJSON{File: name, Output: req.output, ABI: abi.String(), Changed: ptr(r.Changed),
-			DryRun: req.dryRun, Strategy: r.Strategy.String(), Added: nameList(added), Lifted: nameList(lifted),
-			Numbers: r.After.Numbers(), DenyBeyond: ptr(r.After.DenyBeyond())})
-		return
-	}
-	if p.quiet {
-		return
-	}
-	if req.output != "" {
-		name += " -> " + req.output
+	if p.output != "" {
+		name += " -> " + p.output
 	}
 	var what string
 	if n := added.Len(); n > 0 {
@@ -115,7 +230,7 @@ func (p *printer) stamped(name string, r *elfnote.Result, req request) {
 	}
 	switch {
 	case what != "":
-	case r.Changed && req.output != "":
+	case r.Changed && p.output != "":
 		what = "copied, restrictions unchanged"
 	case r.Changed:
 		what = "note added, nothing restricted"
@@ -127,7 +242,7 @@ func (p *printer) stamped(name string, r *elfnote.Result, req request) {
 		total += " and 512+"
 	}
 	suffix := ""
-	if req.dryRun && r.Changed {
+	if p.dryRun && r.Changed {
 		suffix = " (dry run: nothing written)"
 	}
 	fmt.Fprintf(p.stdout, "%s: %s; %s%s\n", name, what, total, suffix)
@@ -140,45 +255,19 @@ func join(a, b string) string {
 	return a + ", " + b
 }
 
-func (p *printer) notStamped(name string) {
-	if p.json {
-		p.emit(fileJSON{File: name, Stamped: ptr(false), Changed: ptr(false)})
-	} else if !p.quiet {
-		fmt.Fprintf(p.stdout, "%s: not stamped, nothing to remove\n", name)
-	}
-}
-
-func (p *printer) removed(name string, result *elfnote.Result, req request) {
-	if p.json {
-		p.emit(fileJSON{File: name, Output: req.output, Changed: ptr(result.Changed), DryRun: req.dryRun, Strategy: result.Strategy.String()})
-		return
-	}
-	if p.quiet {
-		return
-	}
+func (p *renderer) removed(r result) {
 	switch {
-	case req.dryRun:
-		fmt.Fprintf(p.stdout, "%s: note would be removed (dry run: nothing written)\n", name)
+	case r.noNote:
+		fmt.Fprintf(p.stdout, "%s: not stamped, nothing to remove\n", r.name)
+	case p.dryRun:
+		fmt.Fprintf(p.stdout, "%s: note would be removed (dry run: nothing written)\n", r.name)
 	default:
-		fmt.Fprintf(p.stdout, "%s: note removed\n", name)
+		fmt.Fprintf(p.stdout, "%s: note removed\n", r.name)
 	}
 }
 
-func (p *printer) show(name string, f *elfnote.File) {
+func (p *renderer) show(name string, f *elfnote.File) {
 	s := f.Set.WithABI(f.ABI)
-	if p.json {
-		rec := fileJSON{File: name, ABI: f.ABI.String(), Stamped: ptr(f.Stamped)}
-		if f.Stamped {
-			rec.Restricted = nameList(s)
-			if rec.Restricted == nil {
-				rec.Restricted = []string{}
-			}
-			rec.Numbers = s.Numbers()
-			rec.DenyBeyond = ptr(s.DenyBeyond())
-		}
-		p.emit(rec)
-		return
-	}
 	abi := f.ABI.String()
 	if !f.ABI.Known() {
 		abi = fmt.Sprintf("machine %v (numbers only)", f.Machine)
@@ -198,26 +287,18 @@ func (p *printer) show(name string, f *elfnote.File) {
 	}
 }
 
-// check reports whether t's note restricts at least what was asked.
-func (p *printer) check(t target) bool {
-	have := t.f.Set.WithABI(t.f.ABI)
-	missing := t.want.Difference(have)
-	ok := t.f.Stamped && missing.IsEmpty()
-	if p.json {
-		p.emit(fileJSON{File: t.name, ABI: t.f.ABI.String(), Stamped: ptr(t.f.Stamped), OK: ptr(ok), Missing: nameList(missing)})
-		return ok
-	}
+// check reports whether the file's note restricts at least what was asked.
+func (p *renderer) check(r result) {
 	switch {
-	case !t.f.Stamped:
-		fmt.Fprintf(p.stderr, "sysrestrict-stamp: %s: not stamped\n", t.name)
-	case !ok:
-		what := names(missing, 12)
-		if missing.DenyBeyond() {
+	case !r.file.Stamped:
+		fmt.Fprintf(p.stderr, "sysrestrict-stamp: %s: not stamped\n", r.name)
+	case !r.missing.IsEmpty():
+		what := names(r.missing, 12)
+		if r.missing.DenyBeyond() {
 			what = join(what, "numbers from 512 up")
 		}
-		fmt.Fprintf(p.stderr, "sysrestrict-stamp: %s: does not restrict %s\n", t.name, what)
+		fmt.Fprintf(p.stderr, "sysrestrict-stamp: %s: does not restrict %s\n", r.name, what)
 	case !p.quiet:
-		fmt.Fprintf(p.stdout, "%s: ok\n", t.name)
+		fmt.Fprintf(p.stdout, "%s: ok\n", r.name)
 	}
-	return ok
 }

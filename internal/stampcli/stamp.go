@@ -3,190 +3,272 @@ package stampcli
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
+	"sync"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 	"github.com/sysrestrict/sysrestrict/pkg/elfnote"
 	"github.com/sysrestrict/sysrestrict/pkg/profile"
 )
 
-// request is what the command line asks of every FILE.
+// request is what is asked of one FILE: the restrictions to add and how.
+// Every FILE of a command line shares one; a policy file (SPEC section 6)
+// gives each FILE its own.
 type request struct {
 	deny, allow, profiles []string
 	replace               bool
-	output                string
-	dryRun                bool
+
+	loaded []*profile.Profile // the --allow-profile files, read by load
+
+	mu    sync.Mutex
+	byABI map[bitmap.ABI]bitmap.Set // restrictions, resolved once per ABI
 }
 
-// resolver turns the request's lists into a restriction set per ABI,
-// caching each ABI's result: many files of one ABI resolve once.
-type resolver struct {
-	req      request
-	profiles []*profile.Profile
-	byABI    map[bitmap.ABI]bitmap.Set
-}
+func (r *request) hasLists() bool { return len(r.deny)+len(r.allow)+len(r.profiles) > 0 }
 
-func newResolver(req request) (*resolver, error) {
-	r := &resolver{req: req, byABI: map[bitmap.ABI]bitmap.Set{}}
-	for _, name := range req.profiles {
+// load reads the request's profiles. A profile that cannot be read is a
+// usage error: no file has been touched yet.
+func (r *request) load() error {
+	for _, name := range r.profiles {
 		p, err := profile.ReadFile(name)
 		if err != nil {
-			return nil, usagef("--allow-profile %s: %w", name, err)
+			return usagef("--allow-profile %s: %w", name, err)
 		}
-		r.profiles = append(r.profiles, p)
+		r.loaded = append(r.loaded, p)
 	}
-	return r, nil
+	return nil
 }
 
-// restrictions returns what the lists restrict on abi: the --deny syscalls,
-// plus, with --allow or --allow-profile, everything the allowlist does not
-// keep. A list that does not resolve is a usage error.
-func (r *resolver) restrictions(abi bitmap.ABI) (bitmap.Set, error) {
+// restrictions returns what the request restricts on abi: the --deny
+// syscalls, plus, with --allow or --allow-profile, everything the allowlist
+// does not keep. A list that does not resolve is a usage error. Each ABI's
+// result is computed once, however many files of it there are, and jobs
+// may ask concurrently.
+func (r *request) restrictions(abi bitmap.ABI) (bitmap.Set, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if s, ok := r.byABI[abi]; ok {
 		return s, nil
 	}
 	s := bitmap.NewSet(abi)
-	if len(r.req.deny) > 0 {
-		d, err := bitmap.Parse(abi, r.req.deny...)
+	if len(r.deny) > 0 {
+		d, err := bitmap.Parse(abi, r.deny...)
 		if err != nil {
 			return s, usagef("--deny: %w", err)
 		}
 		s = s.Union(d)
 	}
-	if len(r.req.allow) > 0 || len(r.profiles) > 0 {
+	if len(r.allow) > 0 || len(r.loaded) > 0 {
 		allowed := bitmap.NewSet(abi)
-		if len(r.req.allow) > 0 {
-			a, err := bitmap.ParseAllow(abi, r.req.allow...)
+		if len(r.allow) > 0 {
+			a, err := bitmap.ParseAllow(abi, r.allow...)
 			if err != nil {
 				return s, usagef("--allow: %w", err)
 			}
 			allowed = allowed.Union(a)
 		}
-		for i, p := range r.profiles {
+		for i, p := range r.loaded {
 			ps, err := p.Set(abi)
 			if err != nil && !errors.Is(err, profile.ErrBeyond) {
-				return s, usagef("--allow-profile %s: %w", r.req.profiles[i], err)
+				return s, usagef("--allow-profile %s: %w", r.profiles[i], err)
 			}
 			allowed = allowed.Union(ps)
 		}
 		s = s.Union(bitmap.Allowlist(allowed))
 	}
+	if r.byABI == nil {
+		r.byABI = map[bitmap.ABI]bitmap.Set{}
+	}
 	r.byABI[abi] = s
 	return s, nil
 }
 
-// target is one FILE read and ready to be worked on.
-type target struct {
-	name   string
+// job is one FILE and what is asked of it.
+type job struct {
+	name string
+	req  *request
+}
+
+// staged is a job after its first phase: its file read and its request
+// resolved, or already finished (done) because the file cannot be read.
+type staged struct {
+	job
 	f      *elfnote.File
 	want   bitmap.Set // what the request restricts on f's ABI
 	damage error      // the stamp was damaged by a later tool; stamping repairs it
+	id     fileID     // jobs with one id run one after another, in FILE order
+	done   *result
 }
 
-// prepare reads every file and resolves the request for each one's ABI.
-// Files that cannot be read are reported and left out; a request that does
-// not resolve for any file is a usage error, returned before anything is
-// written.
+// prepare is a job's first phase: read the file and resolve the request
+// for its ABI. The error is a usage error only (a LIST or profile that
+// does not resolve for this file): then no file may be touched. A file
+// that cannot be read ends the job here, with a result.
 //
-// With repair set, a file whose stamp was damaged by a later tool (strip,
-// objcopy) is kept: stamping it again repairs it. --check and --show never
-// repair: for them a damaged stamp is a failure.
-func prepare(files []string, req request, repair bool, out *printer) ([]target, int, error) {
-	res, err := newResolver(req)
-	if err != nil {
-		return nil, 0, err
+// Stamping keeps a file whose stamp was damaged by a later tool (strip,
+// objcopy): stamping it again repairs it. --check and --show never repair:
+// for them a damaged stamp is a failure.
+func (s *settings) prepare(j job, index int) (staged, error) {
+	st := staged{job: j, id: idOf(j.name, index)}
+	if s.mode == modeRemove {
+		return st, nil // elfnote.Remove reads the file under its lock
 	}
-	var targets []target
-	bad := 0
-	for _, name := range files {
-		f, err := elfnote.ReadFile(name)
-		var damage error
-		switch {
-		case err == nil:
-		case repair && f != nil && errors.Is(err, elfnote.ErrBadNote):
-			damage = err // Stamp repairs it, or says why it cannot
-		default:
-			out.fail(name, err)
-			bad++
-			continue
-		}
-		want, err := res.restrictions(f.ABI)
-		if err != nil {
-			return nil, bad, fmt.Errorf("%s (%s): %w", name, f.ABI, err)
-		}
-		targets = append(targets, target{name: name, f: f, want: want, damage: damage})
+	f, err := elfnote.ReadFile(j.name)
+	switch {
+	case err == nil:
+	case s.mode == modeStamp && f != nil && errors.Is(err, elfnote.ErrBadNote):
+		st.damage = err // Stamp repairs it, or says why it cannot
+	default:
+		st.done = &result{name: j.name, mode: s.mode, err: err}
+		return st, nil
 	}
-	return targets, bad, nil
+	st.f = f
+	if s.mode == modeShow {
+		return st, nil
+	}
+	if st.want, err = j.req.restrictions(f.ABI); err != nil {
+		return st, fmt.Errorf("%s (%s): %w", j.name, f.ABI, err)
+	}
+	return st, nil
 }
 
-func stamp(files []string, check bool, req request, out *printer) error {
-	targets, bad, err := prepare(files, req, !check, out)
-	if err != nil {
-		return err
+// finish is a job's second phase: do what the mode says to the file and
+// say how it went.
+func (s *settings) finish(st staged) result {
+	if st.done != nil {
+		return *st.done
 	}
-	for _, t := range targets {
-		if check {
-			if !out.check(t) {
-				bad++
-			}
-			continue
+	r := result{name: st.name, mode: s.mode, file: st.f}
+	switch s.mode {
+	case modeShow:
+	case modeCheck:
+		have := st.f.Set.WithABI(st.f.ABI)
+		r.missing = st.want.Difference(have)
+	case modeRemove:
+		res, err := elfnote.Remove(st.name, elfnote.Options{Output: s.output, DryRun: s.dryRun})
+		switch {
+		case errors.Is(err, elfnote.ErrNoNote):
+			r.noNote = true
+		case err != nil:
+			r.err = writeErr(err)
 		}
+		r.res = res
+	case modeStamp:
 		// The union with the note already there is taken by Stamp, under
 		// the file's lock, so that concurrent stamps never lose one.
-		result, err := elfnote.Stamp(t.name, t.want, elfnote.Options{Replace: req.replace, Output: req.output, DryRun: req.dryRun})
+		res, err := elfnote.Stamp(st.name, st.want, elfnote.Options{Replace: st.req.replace, Output: s.output, DryRun: s.dryRun})
 		if err != nil {
-			out.fail(t.name, err)
-			bad++
-			continue
+			r.err = writeErr(err)
+			return r
 		}
-		if t.damage != nil && !req.dryRun {
-			out.note(t.name, "repaired a stamp that a later tool had damaged ("+t.damage.Error()+")")
-		}
-		out.warn(t.name, bitmap.Warnings(result.After))
-		out.stamped(t.name, result, req)
+		r.res, r.repaired = res, st.damage
+		r.warnings = bitmap.Warnings(res.After)
 	}
-	if bad > 0 {
-		return failed{bad}
+	return r
+}
+
+// named marks an error whose message already starts with the file's name.
+type named struct{ err error }
+
+func (e named) Error() string { return e.err.Error() }
+func (e named) Unwrap() error { return e.err }
+
+// writeErr prepares an error of elfnote.Stamp or elfnote.Remove for the
+// renderer. Those name the file themselves, "NAME: ..." (pkg/elfnote's
+// write.go), except when they return a *fs.PathError, which names its own
+// path (lstat of a missing directory, say): the renderer handles that one.
+// So every other error is marked as named, from what the call does, not
+// from its text. Only the error itself is looked at, not what it wraps:
+// "NAME: open TARGET: ..." is named even though it wraps a PathError.
+func writeErr(err error) error {
+	if _, ok := err.(*fs.PathError); ok {
+		return err
+	}
+	return named{err}
+}
+
+// run runs every job in its two phases on up to s.workers goroutines and
+// hands each result to emit, in FILE order, as soon as it and every
+// result before it are done. emit runs on the caller's goroutine only.
+//
+// Phase one runs for every job before phase two starts, so that a usage
+// error stops the run before any file is written; run returns the first
+// (in FILE order). In phase two the jobs on one file run one after
+// another in FILE order: with the same file named twice, or a link and its
+// target, what each reports is the same for every number of workers.
+func (s *settings) run(jobs []job, emit func(result)) error {
+	stage := make([]staged, len(jobs))
+	errs := make([]error, len(jobs))
+	parallel(len(jobs), s.workers, func(i int) {
+		stage[i], errs[i] = s.prepare(jobs[i], i)
+	})
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+
+	// Chains of jobs on one file, in FILE order of their first job.
+	var chains [][]int
+	chainOf := map[fileID]int{}
+	for i, st := range stage {
+		c, ok := chainOf[st.id]
+		if !ok {
+			c = len(chains)
+			chainOf[st.id] = c
+			chains = append(chains, nil)
+		}
+		chains[c] = append(chains[c], i)
+	}
+
+	results := make([]result, len(jobs))
+	done := make(chan int, len(jobs))
+	go parallel(len(chains), s.workers, func(c int) {
+		for _, i := range chains[c] {
+			results[i] = s.finish(stage[i])
+			done <- i
+		}
+	})
+	ready := make([]bool, len(jobs))
+	next := 0
+	for range jobs {
+		ready[<-done] = true
+		for next < len(jobs) && ready[next] {
+			emit(results[next])
+			next++
+		}
 	}
 	return nil
 }
 
-func remove(files []string, req request, out *printer) error {
-	bad := 0
-	for _, name := range files {
-		result, err := elfnote.Remove(name, elfnote.Options{Output: req.output, DryRun: req.dryRun})
-		if errors.Is(err, elfnote.ErrNoNote) {
-			out.notStamped(name)
-			continue
+// parallel calls fn(i) for every i in [0, n) on up to workers goroutines
+// and returns when every call has returned. With one worker the calls are
+// made in order.
+func parallel(n, workers int, fn func(i int)) {
+	workers = min(workers, n)
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
 		}
-		if err != nil {
-			out.fail(name, err)
-			bad++
-			continue
-		}
-		out.removed(name, result, req)
+		return
 	}
-	if bad > 0 {
-		return failed{bad}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				fn(i)
+			}
+		}()
 	}
-	return nil
-}
-
-func show(files []string, out *printer) error {
-	bad := 0
-	for _, name := range files {
-		f, err := elfnote.ReadFile(name)
-		if err != nil {
-			out.fail(name, err)
-			bad++
-			continue
-		}
-		out.show(name, f)
+	for i := range n {
+		next <- i
 	}
-	if bad > 0 {
-		return failed{bad}
-	}
-	return nil
+	close(next)
+	wg.Wait()
 }
 
 // names lists the numbers of s as names of its ABI, at most limit of them

@@ -146,16 +146,23 @@ func Read(r io.ReaderAt) (*File, error) {
 	return im.file()
 }
 
-// ReadFile opens the named file and reads it with Read.
+// ReadFile opens the named file and reads it with Read. Its errors are
+// *fs.PathError values for name (Op "open" or "read") wrapping what went
+// wrong, so a caller can name the file without parsing the message and
+// errors.Is(err, ErrBadNote) still holds.
 func ReadFile(name string) (*File, error) {
 	f, _, err := openRegular(name)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) && pe.Path == name {
+			return nil, err // os.Open's or Stat's own, naming the file
+		}
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
 	defer f.Close()
 	ef, err := Read(f)
 	if err != nil {
-		return ef, fmt.Errorf("%s: %w", name, err)
+		return ef, &fs.PathError{Op: "read", Path: name, Err: err}
 	}
 	return ef, nil
 }

@@ -1,0 +1,41 @@
+// Package stampcli is sysrestrict-stamp: it puts, shows, checks and removes
+// the restriction note of ELF binaries (SPEC section 2, docs/cli.md).
+// cmd/sysrestrict-stamp only runs it.
+//
+// # Jobs and results
+//
+// Every FILE is a job: the file's name and the request that applies to it
+// (its --deny, --allow, --allow-profile and --replace; today every FILE of
+// a command line shares one, a policy file will give each its own). A job
+// runs in two phases (job.go):
+//
+//  1. prepare reads the file and resolves its request for the file's ABI.
+//     A request that does not resolve is a usage error: the run stops
+//     there, before any file is written.
+//  2. finish stamps, removes, shows or checks it, and returns a result:
+//     everything that is said about the file, its error included.
+//
+// Both phases run on a pool of -j workers. Jobs on one file (the same path
+// twice, a symlink and its target, hard links) run one after another in
+// FILE order, so what each reports does not depend on the pool.
+//
+// # Output
+//
+// One renderer (output.go) writes the results in FILE order as they
+// complete: a line for a person or one JSON record per file, warnings once
+// per run naming the first file in FILE order they apply to. The output is
+// the same for every -j.
+//
+// # Errors
+//
+// A file's error keeps its identity up to the run: [New]'s app returns an
+// error that unwraps to every failed file's error, so
+// errors.Is(err, elfnote.ErrBadNote) holds for it. Errors from elfnote are
+// *fs.PathError values for the file, so the renderer names the file once
+// without reading the message.
+//
+// # Exit statuses
+//
+// 0 every file done; 1 a file failed or --check found one short (the
+// others are still processed); 2 usage error, nothing touched.
+package stampcli
