@@ -51,14 +51,17 @@ ranges (300-310) and groups (@debug); names are resolved with each binary's
 own ABI. Restrictions accumulate: without --replace a stamp never loosens a
 binary.
 
-Files are worked on -j at a time; the output is in FILE order, the same
-for every -j.
+Options may come before or after FILEs; -- ends them (a FILE after it may
+start with -). --check without --deny, --allow or --allow-profile checks
+that every FILE carries a valid, intact note. Files are worked on -j at a
+time; the output is in FILE order, the same for every -j.
 
 Examples:
    sysrestrict-stamp --deny @exec,ptrace ./server
    sysrestrict-stamp --allow-profile server.profile.json ./server
-   sysrestrict-stamp --show --json ./server
+   sysrestrict-stamp ./server --show --json
    sysrestrict-stamp --check --deny @exec ./dist/bin/*
+   sysrestrict-stamp --check ./dist/bin/*
 
 Exit status: 0 all files done; 1 a file failed or --check found one short
 (the other files are still processed); 2 usage error, including a LIST
@@ -73,7 +76,7 @@ func New(stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
 		Name:            "sysrestrict-stamp",
 		Usage:           "put a syscall restriction note into ELF binaries",
-		UsageText:       "sysrestrict-stamp [options] FILE...",
+		UsageText:       "sysrestrict-stamp [options] [--] FILE...",
 		Description:     description,
 		Version:         version.Version,
 		Writer:          stdout,
@@ -86,7 +89,7 @@ func New(stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "replace", Usage: "start from no restrictions instead of the binary's current ones"},
 			&cli.BoolFlag{Name: "remove", Usage: "remove the note; the binary runs as before"},
 			&cli.BoolFlag{Name: "show", Usage: "print each FILE's restrictions; change nothing"},
-			&cli.BoolFlag{Name: "check", Usage: "change nothing; exit 1 unless every FILE restricts at least what --deny/--allow name"},
+			&cli.BoolFlag{Name: "check", Usage: "change nothing; exit 1 unless every FILE carries a valid, intact note that restricts at least what --deny/--allow name (if given)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the result to `FILE` (one input only); the input is untouched"},
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "say what would change; change nothing"},
 			&cli.BoolFlag{Name: "list-syscalls", Usage: "print the syscall table of --arch"},
@@ -108,8 +111,14 @@ func New(stdout, stderr io.Writer) *cli.App {
 
 // Run runs sysrestrict-stamp with args (args[0] is the program name) and
 // returns its exit status. Errors are printed as "sysrestrict-stamp: ...".
+// Options may follow FILEs: Run moves them before the FILEs (reorder) for
+// the app of New, which like urfave/cli takes options before FILEs only.
 func Run(args []string, stdout, stderr io.Writer) int {
-	err := New(stdout, stderr).Run(args)
+	app := New(stdout, stderr)
+	args, err := reorder(args, app.Flags)
+	if err == nil {
+		err = app.Run(args)
+	}
 	var u usageError
 	var f failed
 	switch {
@@ -190,8 +199,6 @@ func run(c *cli.Context, stdout, stderr io.Writer) error {
 		return usagef("--remove takes no --deny, --allow, --allow-profile or --replace")
 	case m == modeShow && (hasLists || req.replace || s.dryRun):
 		return usagef("--show takes no --deny, --allow, --allow-profile, --replace or --dry-run")
-	case m == modeCheck && !hasLists:
-		return usagef("--check needs --deny, --allow or --allow-profile to check against")
 	case m == modeCheck && (req.replace || s.dryRun):
 		return usagef("--check changes nothing: --replace and --dry-run do not apply")
 	case m == modeStamp && !hasLists && !req.replace:

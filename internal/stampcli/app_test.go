@@ -225,7 +225,6 @@ func TestUsageErrorsTouchNothing(t *testing.T) {
 		{"two modes", []string{"--show", "--remove", bin}, "cannot be combined"},
 		{"output with two", []string{"--deny", "execve", "-o", "x", bin, aarch}, "exactly one"},
 		{"remove with deny", []string{"--remove", "--deny", "execve", bin}, "--remove takes no"},
-		{"check without list", []string{"--check", bin}, "--check needs"},
 		{"unknown flag", []string{"--frobnicate", bin}, "frobnicate"},
 		// The first file resolves, the second does not: neither is touched.
 		{"aarch64 has no open", []string{"--deny", "open", bin, aarch}, "aarch64"},
@@ -369,6 +368,10 @@ func TestStripAfterStamp(t *testing.T) {
 			code, _, errOut := stampRun(t, "--check", "--deny", "ptrace", bin)
 			if code != ExitFailed || !strings.Contains(errOut, "rewritten after stamping") {
 				t.Errorf("--check after %s = %d, %q, want %d and the reason", tool[0], code, errOut, ExitFailed)
+			}
+			code, _, errOut = stampRun(t, "--check", bin)
+			if code != ExitFailed || !strings.Contains(errOut, "rewritten after stamping") {
+				t.Errorf("--check (no LIST) after %s = %d, %q, want %d and the reason", tool[0], code, errOut, ExitFailed)
 			}
 			if code, _, _ := stampRun(t, "--deny", "ptrace", bin); code != ExitFailed {
 				t.Errorf("stamping after %s = %d, want %d", tool[0], code, ExitFailed)

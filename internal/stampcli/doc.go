@@ -2,6 +2,13 @@
 // the restriction note of ELF binaries (SPEC section 2, docs/cli.md).
 // cmd/sysrestrict-stamp only runs it.
 //
+// # Command line
+//
+// urfave/cli/v2 parses the options, after [Run] has moved every option
+// (with its value) before the FILEs: SPEC lets options follow FILEs, and
+// urfave/cli stops at the first argument that is not one. "--" ends the
+// options; what follows is a FILE however it looks (args.go).
+//
 // # Jobs and results
 //
 // Every FILE is a job: the file's name and the request that applies to it

@@ -104,6 +104,8 @@ func TestOutputSameForEveryJ(t *testing.T) {
 		{"--deny", "mount"}, // in place: adds a bit to a stamped file
 		{"--check", "--deny", "ptrace"},
 		{"--check", "--json", "--deny", "execve"},
+		{"--check", "--json"},
+		{"--check"},
 		{"--show"},
 		{"--show", "--json"},
 		{"--allow", "read,write,exit_group"},
