@@ -99,6 +99,19 @@ func TestOptionsAfterFiles(t *testing.T) {
 			t.Errorf("%s after --: note = %v, %v", name, s, ok)
 		}
 	}
+	// A hostile name in a glob: after --, a file named --remove is a FILE,
+	// and is stamped, not a mode that removes every note.
+	copyTo(t, "x86_64-pie", filepath.Join(dir, "--remove"))
+	code, out, errOut = stampRun(t, "-q", "--deny", "execve", "--", "-x", "--remove", "--json")
+	if code != 0 || out != "" {
+		t.Errorf("--deny execve -- -x --remove --json = %d, %q, %q", code, out, errOut)
+	}
+	for _, name := range []string{"-x", "--remove", "--json"} {
+		if s, ok := readSet(t, filepath.Join(dir, name)); !ok || !s.Has(59) {
+			t.Errorf("%s after --: note = %v, %v, want execve restricted", name, s, ok)
+		}
+	}
+
 	// Without --, -x is an option, and an unknown one: nothing is touched.
 	before := mustRead(t, filepath.Join(dir, "-x"))
 	if code, _, errOut := stampRun(t, "--deny", "execve", "-x"); code != ExitUsage || !strings.Contains(errOut, "-x") {

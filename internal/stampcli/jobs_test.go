@@ -58,9 +58,12 @@ func tree(t *testing.T) (string, []string) {
 	return dir, files
 }
 
+// fixtureDir is testdata/elf, absolute: some tests change directory.
+var fixtureDir, _ = filepath.Abs("../../testdata/elf")
+
 func copyTo(t *testing.T, fixture, dst string) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("../../testdata/elf", fixture))
+	b, err := os.ReadFile(filepath.Join(fixtureDir, fixture))
 	if err != nil {
 		t.Fatal(err)
 	}
