@@ -4,6 +4,7 @@ package elfnote
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -123,7 +124,7 @@ func TestWritePathsKeepMetadata(t *testing.T) {
 			if n, err := unix.Getxattr(out, "user.sysrestrict-test", buf); err != nil || string(buf[:n]) != "kept" {
 				t.Errorf("user.sysrestrict-test = %q, %v; want kept", buf[:max(n, 0)], err)
 			}
-			if _, err := unix.Getxattr(out, "security.ima", buf); err != unix.ENODATA {
+			if _, err := unix.Getxattr(out, "security.ima", buf); !errors.Is(err, unix.ENODATA) {
 				t.Errorf("security.ima after the stamp: %v, want ENODATA (dropped)", err)
 			}
 			if !slices.Equal(res.Dropped, []string{"security.ima"}) {
