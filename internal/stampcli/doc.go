@@ -37,9 +37,11 @@
 //
 // A file's error keeps its identity up to the run: [New]'s app returns an
 // error that unwraps to every failed file's error, so
-// errors.Is(err, elfnote.ErrBadNote) holds for it. Errors from elfnote are
-// *fs.PathError values for the file, so the renderer names the file once
-// without reading the message.
+// errors.Is(err, elfnote.ErrBadNote) holds for it. The renderer names
+// each failed file once by looking at the error, never at its text
+// (message, in output.go): elfnote.ReadFile returns a *fs.PathError for
+// the file, and the errors of elfnote.Stamp and Remove, which name the
+// file themselves, are marked so (writeErr, in stamp.go).
 //
 // # Exit statuses
 //
