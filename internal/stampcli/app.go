@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -66,6 +69,11 @@ Examples:
 Exit status: 0 all files done; 1 a file failed or --check found one short
 (the other files are still processed); 2 usage error, including a LIST
 that does not resolve, in which case no file is touched.
+
+Written files keep owner, mode (setuid included), ACLs, capabilities and
+other xattrs, and under fakeroot the faked owner and mode; security.ima and
+security.evm are dropped, with a warning. SOURCE_DATE_EPOCH, when set, is
+the modification time of every file written.
 
 Stamp last: GNU strip or objcopy run after stamping can undo the stamp
 (--check detects it). See docs/stamping.md.`
@@ -178,6 +186,17 @@ func run(c *cli.Context, stdout, stderr io.Writer) error {
 	}
 
 	s := settings{mode: m, output: c.String("output"), dryRun: c.Bool("dry-run"), workers: c.Int("jobs")}
+	if v, ok := os.LookupEnv("SOURCE_DATE_EPOCH"); ok && v != "" {
+		// The reproducible-builds convention: every time a build writes is
+		// clamped to the source's (https://reproducible-builds.org/specs/source-date-epoch/).
+		sec, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || sec < 0 {
+			return usagef("SOURCE_DATE_EPOCH=%q is not a non-negative number of seconds since 1970", v)
+		}
+		if t := time.Unix(sec, 0); t.Before(time.Now()) {
+			s.modTime = t // clamped: never later than the write
+		}
+	}
 	req := &request{
 		deny:     c.StringSlice("deny"),
 		allow:    c.StringSlice("allow"),

@@ -39,9 +39,8 @@
 // error that unwraps to every failed file's error, so
 // errors.Is(err, elfnote.ErrBadNote) holds for it. The renderer names
 // each failed file once by looking at the error, never at its text
-// (message, in output.go): elfnote.ReadFile returns a *fs.PathError for
-// the file, and the errors of elfnote.Stamp and Remove, which name the
-// file themselves, are marked so (writeErr, in stamp.go).
+// (message, in output.go): elfnote.ReadFile, Stamp and Remove return a
+// *fs.PathError for the file.
 //
 // # Exit statuses
 //

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"strings"
+	"time"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 	"github.com/sysrestrict/sysrestrict/pkg/elfnote"
@@ -17,7 +19,8 @@ type settings struct {
 	mode    mode
 	output  string // -o: the one FILE's result goes there
 	dryRun  bool
-	workers int // -j
+	workers int       // -j
+	modTime time.Time // a written file's mtime: SOURCE_DATE_EPOCH, or zero for the time of the write
 }
 
 // result is what a job did to its file: everything the renderer says
@@ -57,13 +60,10 @@ func (r *result) failure() error {
 
 // message is the line for a failed FILE after "sysrestrict-stamp: ": the
 // file's name, then what went wrong. An error that names the file itself
-// (a *fs.PathError of this very path, as elfnote.ReadFile returns, or one
-// writeErr marked) does not get the name twice. Only the error itself is
+// (a *fs.PathError of this very path, as elfnote.ReadFile, Stamp and
+// Remove return) does not get the name twice. Only the error itself is
 // looked at, not what it wraps.
 func message(name string, err error) string {
-	if n, ok := err.(named); ok {
-		return n.Error()
-	}
 	for {
 		pe, ok := err.(*fs.PathError)
 		if !ok || pe.Path != name {
@@ -92,6 +92,7 @@ type fileJSON struct {
 	OK         *bool    `json:"ok,omitempty"`
 	Error      string   `json:"error,omitempty"`
 	Warnings   []string `json:"warnings,omitempty"`
+	Dropped    []string `json:"dropped,omitempty"` // extended attributes the written file did not keep
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -111,12 +112,13 @@ func (r *result) record(s settings) fileJSON {
 		for _, w := range r.warnings {
 			rec.Warnings = append(rec.Warnings, w.Msg)
 		}
+		rec.Dropped = r.res.Dropped
 		return rec
 	case modeRemove:
 		if r.noNote {
 			return fileJSON{File: r.name, Stamped: ptr(false), Changed: ptr(false)}
 		}
-		return fileJSON{File: r.name, Output: s.output, Changed: ptr(r.res.Changed), DryRun: s.dryRun, Strategy: r.res.Strategy.String()}
+		return fileJSON{File: r.name, Output: s.output, Changed: ptr(r.res.Changed), DryRun: s.dryRun, Strategy: r.res.Strategy.String(), Dropped: r.res.Dropped}
 	case modeCheck:
 		return fileJSON{File: r.name, ABI: r.file.ABI.String(), Stamped: ptr(r.file.Stamped), OK: ptr(r.failure() == nil),
 			Missing: nameList(r.missing)}
@@ -165,10 +167,12 @@ func (p *renderer) render(r result) {
 			p.note(r.name, "repaired a stamp that a later tool had damaged ("+r.repaired.Error()+")")
 		}
 		p.warn(r.name, r.warnings)
+		p.written(r.name, r.res)
 		if !p.json && !p.quiet {
 			p.stamped(r.name, r.res)
 		}
 	case modeRemove:
+		p.written(r.name, r.res)
 		if !p.json && !p.quiet {
 			p.removed(r)
 		}
@@ -188,6 +192,21 @@ func (p *renderer) render(r result) {
 func (p *renderer) note(name, msg string) {
 	if !p.quiet {
 		fmt.Fprintf(p.stderr, "sysrestrict-stamp: %s: %s\n", name, msg)
+	}
+}
+
+// written says what writing the file did beside its note: extended
+// attributes it could not keep, and a killed stamper's leftover it
+// removed.
+func (p *renderer) written(name string, res *elfnote.Result) {
+	if res == nil || p.quiet {
+		return
+	}
+	if len(res.Dropped) > 0 {
+		fmt.Fprintf(p.stderr, "sysrestrict-stamp: warning: %s: dropped %s: they sign the old bytes; sign the stamped file again (evmctl ima_sign)\n", name, strings.Join(res.Dropped, " and "))
+	}
+	if res.Reclaimed != "" {
+		p.note(name, "removed "+res.Reclaimed+", left by a stamper that was killed")
 	}
 }
 

@@ -3,7 +3,6 @@ package stampcli
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"strings"
 	"sync"
 
@@ -146,46 +145,26 @@ func (s *settings) finish(st staged) result {
 		have := st.f.Set.WithABI(st.f.ABI)
 		r.missing = st.want.Difference(have)
 	case modeRemove:
-		res, err := elfnote.Remove(st.name, elfnote.Options{Output: s.output, DryRun: s.dryRun})
+		res, err := elfnote.Remove(st.name, elfnote.Options{Output: s.output, DryRun: s.dryRun, ModTime: s.modTime})
 		switch {
 		case errors.Is(err, elfnote.ErrNoNote):
 			r.noNote = true
 		case err != nil:
-			r.err = writeErr(err)
+			r.err = err
 		}
 		r.res = res
 	case modeStamp:
 		// The union with the note already there is taken by Stamp, under
 		// the file's lock, so that concurrent stamps never lose one.
-		res, err := elfnote.Stamp(st.name, st.want, elfnote.Options{Replace: st.req.replace, Output: s.output, DryRun: s.dryRun})
+		res, err := elfnote.Stamp(st.name, st.want, elfnote.Options{Replace: st.req.replace, Output: s.output, DryRun: s.dryRun, ModTime: s.modTime})
 		if err != nil {
-			r.err = writeErr(err)
+			r.err = err
 			return r
 		}
 		r.res, r.repaired = res, st.damage
 		r.warnings = bitmap.Warnings(res.After)
 	}
 	return r
-}
-
-// named marks an error whose message already starts with the file's name.
-type named struct{ err error }
-
-func (e named) Error() string { return e.err.Error() }
-func (e named) Unwrap() error { return e.err }
-
-// writeErr prepares an error of elfnote.Stamp or elfnote.Remove for the
-// renderer. Those name the file themselves, "NAME: ..." (pkg/elfnote's
-// write.go), except when they return a *fs.PathError, which names its own
-// path (lstat of a missing directory, say): the renderer handles that one.
-// So every other error is marked as named, from what the call does, not
-// from its text. Only the error itself is looked at, not what it wraps:
-// "NAME: open TARGET: ..." is named even though it wraps a PathError.
-func writeErr(err error) error {
-	if _, ok := err.(*fs.PathError); ok {
-		return err
-	}
-	return named{err}
 }
 
 // run runs every job in its two phases on up to s.workers goroutines and

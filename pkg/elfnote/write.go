@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,7 +24,7 @@ import (
 // the note already there. See docs/stamping.md for how the file is written
 // safely.
 func Stamp(name string, set bitmap.Set, opts Options) (*Result, error) {
-	return modify(name, opts, func(im *image) (*Plan, error) {
+	return modify("stamp", name, opts, func(im *image) (*Plan, error) {
 		if !opts.Replace {
 			var before bitmap.Set
 			var err error
@@ -46,7 +47,7 @@ func Stamp(name string, set bitmap.Set, opts Options) (*Result, error) {
 
 // Remove removes the note from the named file; ErrNoNote if it has none.
 func Remove(name string, opts Options) (*Result, error) {
-	return modify(name, opts, (*image).planRemove)
+	return modify("remove", name, opts, (*image).planRemove)
 }
 
 // step runs the test hook of opts (Options.hook) before a step of a write;
@@ -58,21 +59,23 @@ func (opts *Options) step(name string) error {
 	return nil
 }
 
-func modify(name string, opts Options, plan func(*image) (*Plan, error)) (*Result, error) {
+// modify runs plan on the named file and writes the result. Its errors are
+// *fs.PathError values for name, with op "stamp" or "remove".
+func modify(op, name string, opts Options, plan func(*image) (*Plan, error)) (*Result, error) {
 	target, err := filepath.EvalSymlinks(name)
 	if err != nil {
-		return nil, err
+		return nil, &fs.PathError{Op: op, Path: name, Err: err}
 	}
 	for range 100 {
 		res, err := modifyOnce(target, opts, plan)
-		if err != errRetry {
+		if !errors.Is(err, errRetry) {
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
+				return nil, &fs.PathError{Op: op, Path: name, Err: err}
 			}
 			return res, nil
 		}
 	}
-	return nil, fmt.Errorf("%s: the file keeps being replaced while being stamped", name)
+	return nil, &fs.PathError{Op: op, Path: name, Err: errors.New("the file keeps being replaced while being stamped")}
 }
 
 var errRetry = errors.New("retry")
@@ -240,7 +243,7 @@ func setModTime(f *os.File, t time.Time) error {
 func flock(f *os.File, how int) error {
 	for {
 		err := unix.Flock(int(f.Fd()), how)
-		if err != unix.EINTR {
+		if !errors.Is(err, unix.EINTR) {
 			return err
 		}
 	}
@@ -255,7 +258,7 @@ func writeInPlace(target string, fi os.FileInfo, p *Plan, opts *Options) error {
 	}
 	defer w.Close()
 	if wfi, err := w.Stat(); err != nil || !os.SameFile(wfi, fi) {
-		return fmt.Errorf("the file was replaced while being stamped")
+		return errors.New("the file was replaced while being stamped")
 	}
 	for _, pt := range p.Patches {
 		if err := opts.step("write"); err != nil {
