@@ -1,0 +1,41 @@
+package stub
+
+import "github.com/sysrestrict/sysrestrict/pkg/bitmap"
+
+//go:generate go run ../gen/stub -o zstub.go
+
+// A template is one ABI's stub as assembled from stub_<abi>.S (zstub.go):
+// the code and messages up to the filter, with placeholders where Build
+// writes what it learns at stamp time.
+type template struct {
+	abi  bitmap.ABI
+	code []byte
+
+	// filterLen is the offset of the little-endian u64 that is the
+	// sock_fprog's len (u16) and its zero padding.
+	filterLen int
+
+	// entry is the offset of the jump to the original entry: x86_64, the
+	// rel32 of a jmp (opcode 0xe9 before it); aarch64, three instructions.
+	entry int
+
+	// acceptENOSYS is the offset of aarch64's test switch (a u64 that
+	// Build leaves 0), or -1 where the template has none.
+	acceptENOSYS int
+}
+
+// templateFor returns abi's template.
+func templateFor(abi bitmap.ABI) (*template, error) {
+	switch abi {
+	case bitmap.X86_64:
+		return &templateX86_64, nil
+	case bitmap.AARCH64:
+		return &templateAARCH64, nil
+	}
+	return nil, &abiError{abi}
+}
+
+type abiError struct{ abi bitmap.ABI }
+
+func (e *abiError) Error() string { return ErrABI.Error() + ": " + e.abi.String() }
+func (e *abiError) Unwrap() error { return ErrABI }
