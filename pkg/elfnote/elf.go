@@ -12,14 +12,14 @@ import (
 // layout holds the sizes and field offsets of one ELF class.
 type layout struct {
 	ehsize, phentsize, shentsize int
-	offPhoff, offShoff           int // e_phoff, e_shoff
+	offEntry, offPhoff, offShoff int // e_entry, e_phoff, e_shoff
 	offPhnum, offShnum           int // e_phnum, e_shnum
 	word                         int // 4 or 8: address size and table alignment
 }
 
 var (
-	layout32 = layout{ehsize: 52, phentsize: 32, shentsize: 40, offPhoff: 28, offShoff: 32, offPhnum: 44, offShnum: 48, word: 4}
-	layout64 = layout{ehsize: 64, phentsize: 56, shentsize: 64, offPhoff: 32, offShoff: 40, offPhnum: 56, offShnum: 60, word: 8}
+	layout32 = layout{ehsize: 52, phentsize: 32, shentsize: 40, offEntry: 24, offPhoff: 28, offShoff: 32, offPhnum: 44, offShnum: 48, word: 4}
+	layout64 = layout{ehsize: 64, phentsize: 56, shentsize: 64, offEntry: 24, offPhoff: 32, offShoff: 40, offPhnum: 56, offShnum: 60, word: 8}
 )
 
 // prog is one program header, in the class-independent form.
@@ -170,13 +170,21 @@ func (c *codec) encodeSect(b []byte, s sect) {
 	bo.PutUint32(b[36:], uint32(s.Entsize))
 }
 
-// word encodes an address-sized field (e_phoff, e_shoff).
+// putWord encodes an address-sized field (e_entry, e_phoff, e_shoff).
 func (c *codec) putWord(b []byte, v uint64) {
 	if c.class == ELFCLASS64 {
 		c.bo.PutUint64(b, v)
 	} else {
 		c.bo.PutUint32(b, uint32(v))
 	}
+}
+
+// getWord decodes an address-sized field.
+func (c *codec) getWord(b []byte) uint64 {
+	if c.class == ELFCLASS64 {
+		return c.bo.Uint64(b)
+	}
+	return uint64(c.bo.Uint32(b))
 }
 
 func (c *codec) putHalf(b []byte, v uint16) { c.bo.PutUint16(b, v) }

@@ -3,6 +3,7 @@ package elfnote
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -303,6 +304,9 @@ func sameRun(t *testing.T, fx fixture, origDir, dir string, stamped bool) {
 		wantLines = append(wantLines, noteLines(a.Stdout)...)
 		if stamped && !slices.Contains(wantLines, "note SysRestrict 1 64") {
 			wantLines = append(wantLines, "note SysRestrict 1 64", "note SysRestrict 2 4")
+			if n := undoDescsz(t, filepath.Join(dir, prog)); n > 0 {
+				wantLines = append(wantLines, fmt.Sprintf("note SysRestrict %d %d", NT_SYSRESTRICT_UNDO, n))
+			}
 		}
 		sort.Strings(got)
 		sort.Strings(wantLines)
@@ -328,4 +332,22 @@ func noteLines(s string) []string {
 		}
 	}
 	return out
+}
+
+// undoDescsz returns the size of the undo record in the note of the file at
+// path, or 0 if it has none.
+func undoDescsz(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := parse(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if im.note.UndoOff == 0 {
+		return 0
+	}
+	return int(im.bo.Uint32(b[im.note.UndoOff-nhdrSize-int64(len(ownerName))+4:]))
 }

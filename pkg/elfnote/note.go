@@ -11,6 +11,7 @@ import (
 const (
 	NT_SYSRESTRICT_BITMAP = 1 // desc: bitmap.Bytes bytes, bit n = byte n/8, mask 1<<(n%8)
 	NT_SYSRESTRICT_FLAGS  = 2 // desc: uint32 in the file's byte order
+	NT_SYSRESTRICT_UNDO   = 4 // desc: what Remove restores (undo.go)
 )
 
 // Owner is the note owner name, without its terminating NUL.
@@ -26,18 +27,21 @@ const (
 	bitmapNoteSz = nhdrSize + 12 + bitmap.Bytes
 	flagsNoteSz  = nhdrSize + 12 + 4
 
-	// noteSize is the size of the notes Stamp writes: the bitmap note and,
-	// always, the flags note, so that a later change of DENY_BEYOND can be
-	// written in place.
+	// noteSize is the size of the bitmap note and the flags note. Stamp
+	// always writes both, so that a later change of DENY_BEYOND can be
+	// written in place, followed by the undo note when it changes the
+	// layout. A note stamped before the undo record existed is exactly
+	// noteSize bytes (legacy.go).
 	noteSize = bitmapNoteSz + flagsNoteSz
 
 	// maxNoteSeg bounds how much of one PT_NOTE the reader looks at.
 	maxNoteSeg = 1 << 20
 )
 
-// encodeNote returns the note bytes for s in byte order bo.
-func encodeNote(bo binary.ByteOrder, s bitmap.Set) []byte {
-	b := make([]byte, noteSize)
+// encodeNote returns the note bytes for s in byte order bo, followed by an
+// NT_SYSRESTRICT_UNDO note with descriptor undo unless undo is nil.
+func encodeNote(bo binary.ByteOrder, s bitmap.Set, undo []byte) []byte {
+	b := make([]byte, noteSize, noteSize+nhdrSize+len(ownerName)+len(undo))
 	bo.PutUint32(b[0:], uint32(len(ownerName)))
 	bo.PutUint32(b[4:], bitmap.Bytes)
 	bo.PutUint32(b[8:], NT_SYSRESTRICT_BITMAP)
@@ -50,6 +54,15 @@ func encodeNote(bo binary.ByteOrder, s bitmap.Set) []byte {
 	bo.PutUint32(f[8:], NT_SYSRESTRICT_FLAGS)
 	copy(f[12:], ownerName)
 	bo.PutUint32(f[24:], s.Flags())
+	if undo != nil {
+		h := make([]byte, nhdrSize)
+		bo.PutUint32(h[0:], uint32(len(ownerName)))
+		bo.PutUint32(h[4:], uint32(len(undo)))
+		bo.PutUint32(h[8:], NT_SYSRESTRICT_UNDO)
+		b = append(b, h...)
+		b = append(b, ownerName...)
+		b = append(b, undo...)
+	}
 	return b
 }
 
@@ -61,8 +74,9 @@ type noteScan struct {
 	flagsOff  int64 // file offset of the flags descriptor, or 0
 	bitmap    []byte
 	flags     uint32
-	start     int64 // file offset of the first SysRestrict note
-	end       int64 // file offset just past the last one
+	undo      *undoRecord // the NT_SYSRESTRICT_UNDO record, or nil
+	start     int64       // file offset of the first SysRestrict note
+	end       int64       // file offset just past the last one
 }
 
 // scanNotes walks the notes of a PT_NOTE segment seg that starts at file
@@ -140,6 +154,15 @@ func scanNotes(seg []byte, base int64, align uint64, bo binary.ByteOrder) (noteS
 			if unknown := ns.flags &^ bitmap.KnownFlags; unknown != 0 {
 				return ns, badNote(dOff, "unknown flag bits %#x (this sysrestrict knows %#x); a newer sysrestrict stamped this file", unknown, bitmap.KnownFlags)
 			}
+		case NT_SYSRESTRICT_UNDO:
+			if ns.undo != nil {
+				return ns, badNote(off, "two NT_SYSRESTRICT_UNDO notes")
+			}
+			r, err := decodeUndo(desc, dOff, bo)
+			if err != nil {
+				return ns, err
+			}
+			ns.undo = r
 		default:
 			return ns, badNote(off, "reserved note type %d with owner %s; a newer sysrestrict stamped this file", typ, Owner)
 		}

@@ -9,15 +9,16 @@ import (
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 )
 
-// Strategy is how a plan makes room for the note; docs/stamping.md says
-// why each is safe.
+// Strategy is how a plan makes room for the note; strategy.go has one
+// function for each way, and docs/stamping.md says why each is safe.
+// An undo record names the strategy that wrote it.
 type Strategy int
 
 const (
 	StrategyNone      Strategy = iota // nothing to change
 	StrategyRewrite                   // 1: rewrite the existing note's descriptors
-	StrategyReuse                     // 2: a PT_NULL entry or free bytes after the table
-	StrategyMoveTable                 // 3: table and note moved into a PT_LOAD's last page
+	StrategyReuse                     // 2: the table stays (a PT_NULL entry, free bytes after it); the note after it or at a PT_LOAD's end
+	StrategyMoveTable                 // 3: a copy of the table in a PT_LOAD's last page; the note with it or at another's end
 	StrategyAppend                    // 4: table and note in a new PT_LOAD at the end
 	StrategyRemove                    // removal of the note
 )
@@ -55,7 +56,10 @@ type Plan struct {
 	AddsOnly bool
 
 	// Exact (removal): the plan restores the file as it was before it was
-	// stamped, byte for byte.
+	// stamped, byte for byte: from the note's undo record, or, for a note
+	// stamped before the record existed, because the headers show how.
+	// A repaired stamp's record restores the repaired file, not the
+	// original, and removing it is not Exact.
 	Exact bool
 
 	orig int64 // size of the file planned for
@@ -94,7 +98,9 @@ func PlanStamp(r io.ReaderAt, set bitmap.Set) (*Plan, error) {
 }
 
 // PlanRemove computes the plan that removes the note from the file read
-// through r. It fails with ErrNoNote if there is none.
+// through r, by replaying its undo record (or, for a note stamped before
+// the record existed, from what the headers show). It fails with
+// ErrNoNote if there is none.
 func PlanRemove(r io.ReaderAt) (*Plan, error) {
 	im, err := parseLenient(r)
 	if err != nil {
@@ -191,15 +197,7 @@ func (im *image) planStamp(set bitmap.Set) (*Plan, error) {
 		return nil, err
 	}
 	if im.damage != nil {
-		// Repair: the damaged note's program header and section are
-		// reused or replaced by a fresh note.
-		set = set.WithABI(im.abi())
-		before, err := im.damagedSet()
-		if err != nil {
-			before = bitmap.NewSet(im.abi())
-		}
-		p := &Plan{Cut: im.size, Size: im.size, orig: im.size, Before: before, After: set}
-		return p, im.planAdd(p, set)
+		return im.planRepair(set)
 	}
 	f, err := im.file()
 	if err != nil {
@@ -208,7 +206,12 @@ func (im *image) planStamp(set bitmap.Set) (*Plan, error) {
 	set = set.WithABI(f.ABI)
 	p := &Plan{Cut: im.size, Size: im.size, orig: im.size, Before: f.Set, After: set}
 	if !f.Stamped {
-		return p, im.planAdd(p, set)
+		add, err := im.planAdd(noteRequest(), set, undoBase{})
+		if err != nil {
+			return nil, err
+		}
+		add.Before, add.After = p.Before, p.After
+		return add, nil
 	}
 	if f.Set.Equal(set) {
 		return p, nil
@@ -217,7 +220,9 @@ func (im *image) planStamp(set bitmap.Set) (*Plan, error) {
 		return nil, fmt.Errorf("%w: the note was linked in at build time without an NT_SYSRESTRICT_FLAGS note, which DENY_BEYOND needs; add one to the build", ErrUnsupported)
 	}
 	if im.note.FlagsOff != 0 || set.Flags() == 0 {
-		// Strategy 1: rewrite the descriptors in place.
+		// Strategy 1: rewrite the descriptors in place. The undo
+		// record, if any, stays as it is: it restores the file as it
+		// was before the first stamp.
 		p.Strategy = StrategyRewrite
 		p.AddsOnly = set.Contains(f.Set)
 		bm := set.Bitmap()
@@ -229,7 +234,17 @@ func (im *image) planStamp(set bitmap.Set) (*Plan, error) {
 		}
 		return p, nil
 	}
-	// The flags note must be added: remove the note, then stamp the result.
+	// The note must change its layout: remove it, then stamp the result.
+	return im.planRestamp(p, noteRequest(), set)
+}
+
+// planRestamp plans a stamp that cannot keep the note's layout: the note
+// is removed (by its undo record, or by the legacy removal), and req is
+// planned on the result. The new undo record restores what the removal
+// restores: the file as it was before it was first stamped if the
+// removal is exact, and says so; a stamped file never carries two
+// records.
+func (im *image) planRestamp(p *Plan, rq *request, set bitmap.Set) (*Plan, error) {
 	rm, err := im.planRemove()
 	if err != nil {
 		return nil, err
@@ -238,8 +253,12 @@ func (im *image) planStamp(set bitmap.Set) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("re-reading the file without its note: %w", err)
 	}
-	add := &Plan{Cut: im2.size, Size: im2.size, orig: im2.size}
-	if err := im2.planAdd(add, set); err != nil {
+	base := undoBase{}
+	if !rm.Exact {
+		base.flags = undoInexact
+	}
+	add, err := im2.planAdd(rq, set, base)
+	if err != nil {
 		return nil, err
 	}
 	p.Strategy = add.Strategy
@@ -252,6 +271,26 @@ func (im *image) planStamp(set bitmap.Set) (*Plan, error) {
 		}
 	}
 	p.Patches = append(p.Patches, add.Patches...)
+	return p, nil
+}
+
+// planRepair plans a new note for a stamp damaged by a later tool: the
+// damaged note's program header and section are reused or replaced by
+// a fresh note. Its undo record restores the file with the damaged
+// note removed (removeDamaged), not the original, and says so.
+func (im *image) planRepair(set bitmap.Set) (*Plan, error) {
+	set = set.WithABI(im.abi())
+	before, err := im.damagedSet()
+	if err != nil {
+		before = bitmap.NewSet(im.abi())
+	}
+	rm := im.removeDamaged(before)
+	base := undoBase{r: &overlay{base: im.r, plan: rm}, pre: rm.Patches, flags: undoInexact}
+	p, err := im.planAdd(noteRequest(), set, base)
+	if err != nil {
+		return nil, err
+	}
+	p.Before, p.After = before, set
 	return p, nil
 }
 
@@ -321,493 +360,4 @@ func (o *overlay) ReadAt(b []byte, off int64) (int, error) {
 		return n, io.EOF
 	}
 	return n, nil
-}
-
-// sectLayout is where the section header table and the section names go
-// once .note.sysrestrict is added.
-type sectLayout struct {
-	strOff, strSize uint64 // new .shstrtab
-	shoff           uint64 // new section header table
-	end             uint64 // end of both
-	inPlace         bool   // .shstrtab grown in place, table moved just behind it
-	name            uint32 // sh_name of the new section
-	reuse           int    // the section header of a damaged stamp, reused in place
-}
-
-// planSects decides where the section names and headers go. With the
-// usual layout (.shstrtab, padding, the table, end of file) the name is
-// appended to .shstrtab and the table moved up behind it; otherwise both
-// are copied to the end of the file, and the old ones are left unused.
-func (im *image) planSects() (*sectLayout, error) {
-	if im.staleSect != 0 {
-		return &sectLayout{reuse: im.staleSect}, nil
-	}
-	if im.damage != nil && im.note.Section != 0 {
-		return &sectLayout{reuse: im.note.Section}, nil
-	}
-	if len(im.sects) == 0 || len(im.shstrtab) == 0 {
-		return nil, nil
-	}
-	if len(im.sects) >= shnLoreserve-1 {
-		return nil, fmt.Errorf("%w: too many sections to add one", ErrUnsupported)
-	}
-	st := im.sects[im.shstrndx]
-	add := uint64(len(Section) + 1)
-	word := uint64(im.word)
-	tableEnd := im.shoff + uint64(len(im.sects)*im.shentsize)
-	strEnd := st.Off + st.Size
-	// Removal finds the old names and table by their bytes: they must not
-	// share bytes with the headers that stamping changes.
-	phEnd := im.phoff + uint64(len(im.progs)*im.phentsize)
-	overlap := func(a, b, c, d uint64) bool { return a < d && c < b }
-	if overlap(st.Off, strEnd, 0, uint64(im.ehsize)) || overlap(st.Off, strEnd, im.phoff, phEnd) ||
-		overlap(im.shoff, tableEnd, 0, uint64(im.ehsize)) || overlap(im.shoff, tableEnd, im.phoff, phEnd) ||
-		overlap(st.Off, strEnd, im.shoff, tableEnd) {
-		return nil, formatErr(int64(im.shoff), "the section names or headers overlap the ELF or program headers")
-	}
-	for i := range im.sects {
-		if uint64(im.sects[i].Name) >= st.Size && im.sects[i].Name != 0 {
-			// It would name whatever is appended to the names.
-			return nil, formatErr(int64(im.shoff)+int64(i*im.shentsize), "section %d's name lies outside the section name table", i)
-		}
-	}
-	sl := &sectLayout{strSize: st.Size + add, name: uint32(st.Size)}
-	if im.shoff == alignUp(strEnd, word) && tableEnd == uint64(im.size) && !im.used(strEnd, im.shoff, -1, im.shstrndx) {
-		pad := make([]byte, im.shoff-strEnd)
-		if err := im.readAt(pad, strEnd); err != nil {
-			return nil, err
-		}
-		if isZero(pad) {
-			sl.strOff, sl.inPlace = st.Off, true
-		}
-	}
-	if !sl.inPlace {
-		sl.strOff = uint64(im.size)
-	}
-	sl.shoff = alignUp(sl.strOff+sl.strSize, word)
-	sl.end = sl.shoff + uint64((len(im.sects)+1)*im.shentsize)
-	return sl, nil
-}
-
-// emitSects writes the section names and headers with the note's section.
-func (im *image) emitSects(p *Plan, sl *sectLayout, noteOff, noteVaddr uint64) {
-	if sl == nil {
-		return
-	}
-	if sl.reuse != 0 {
-		b := make([]byte, im.shentsize)
-		im.encodeSect(b, sect{
-			Name: im.sects[sl.reuse].Name, Type: shtNote, Flags: shfAlloc,
-			Addr: noteVaddr, Off: noteOff, Size: noteSize, Addralign: 4,
-		})
-		p.patch(im.shoff+uint64(sl.reuse*im.shentsize), b)
-		return
-	}
-	st := im.sects[im.shstrndx]
-	var strtab []byte
-	if sl.inPlace {
-		strtab = []byte(Section + "\x00")
-	} else {
-		strtab = slices.Concat(im.shstrtab, []byte(Section+"\x00"))
-	}
-	tab := make([]byte, sl.end-(st.Off+st.Size))
-	if !sl.inPlace {
-		tab = make([]byte, sl.end-sl.strOff)
-	}
-	copy(tab, strtab)
-	base := sl.end - uint64(len(tab))
-	sh := tab[sl.shoff-base:]
-	for i, s := range im.sects {
-		if i == im.shstrndx {
-			s.Off, s.Size = sl.strOff, sl.strSize
-		}
-		im.encodeSect(sh[i*im.shentsize:], s)
-	}
-	im.encodeSect(sh[len(im.sects)*im.shentsize:], sect{
-		Name: sl.name, Type: shtNote, Flags: shfAlloc,
-		Addr: noteVaddr, Off: noteOff, Size: noteSize, Addralign: 4,
-	})
-	p.patch(base, tab)
-	b := make([]byte, im.word)
-	im.putWord(b, sl.shoff)
-	p.patch(uint64(im.offShoff), b)
-	p.patch(uint64(im.offShnum), im.half(uint16(len(im.sects)+1)))
-}
-
-func (im *image) half(v uint16) []byte {
-	b := make([]byte, 2)
-	im.putHalf(b, v)
-	return b
-}
-
-// used reports whether any byte of [off, end) belongs to the ELF header,
-// a header table, a section with file bytes, or a segment other than
-// program header skipProg (the PT_LOAD the range is meant to lie in) and
-// section skipSect.
-func (im *image) used(off, end uint64, skipProg, skipSect int) bool {
-	overlaps := func(o, e uint64) bool { return o < end && off < e }
-	if overlaps(0, uint64(im.ehsize)) || overlaps(im.phoff, im.phoff+uint64(len(im.progs)*im.phentsize)) {
-		return true
-	}
-	if len(im.sects) > 0 && overlaps(im.shoff, im.shoff+uint64(len(im.sects)*im.shentsize)) {
-		return true
-	}
-	for i, pr := range im.progs {
-		if i != skipProg && pr.Filesz > 0 && pr.Type != ptNull && overlaps(pr.Off, pr.Off+pr.Filesz) {
-			return true
-		}
-	}
-	for i := range im.sects {
-		s := &im.sects[i]
-		if i != skipSect && s.fileEnd() > s.Off && overlaps(s.Off, s.fileEnd()) {
-			return true
-		}
-	}
-	return false
-}
-
-// free reports whether [off, end) lies in the file, is used by nothing
-// (see used) and holds only zeros.
-func (im *image) free(off, end uint64, skipProg int) (bool, error) {
-	if end > uint64(im.size) || off > end {
-		return false, nil
-	}
-	if im.used(off, end, skipProg, -1) {
-		return false, nil
-	}
-	b := make([]byte, end-off)
-	if err := im.readAt(b, off); err != nil {
-		return false, err
-	}
-	return isZero(b), nil
-}
-
-func isZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// firstLoad returns the index of the first PT_LOAD.
-func (im *image) firstLoad() int {
-	return slices.IndexFunc(im.progs, func(p prog) bool { return p.Type == ptLoad })
-}
-
-// noteProg returns the PT_NOTE program header for a note at off.
-func noteProg(off, vaddr uint64) prog {
-	return prog{Type: ptNote, Flags: pfR, Off: off, Vaddr: vaddr, Paddr: vaddr, Filesz: noteSize, Memsz: noteSize, Align: 4}
-}
-
-// pageSize returns the alignment of a new PT_LOAD: the largest page size
-// the machine's kernels use (64 KiB on aarch64, ppc64 and loongarch, 4 KiB
-// elsewhere), raised to the largest p_align of the existing PT_LOADs, but
-// not past 64 KiB.
-func (im *image) pageSize() uint64 {
-	ps := uint64(4096)
-	switch im.machine {
-	case EM_AARCH64, EM_PPC64, EM_LOONGARCH:
-		ps = 65536
-	}
-	for _, l := range im.progs {
-		if l.Type == ptLoad && l.Align > ps && l.Align&(l.Align-1) == 0 {
-			ps = min(l.Align, 65536)
-		}
-	}
-	return ps
-}
-
-// planAdd plans a note where there is none, trying strategies 2 to 4.
-func (im *image) planAdd(p *Plan, set bitmap.Set) error {
-	first := im.firstLoad()
-	if first < 0 {
-		return fmt.Errorf("%w: no PT_LOAD segment", ErrUnsupported)
-	}
-	if len(im.progs) >= 0xfffe {
-		return fmt.Errorf("%w: too many program headers", ErrNoRoom)
-	}
-	sl, err := im.planSects()
-	if err != nil {
-		return err
-	}
-	note := encodeNote(im.bo, set)
-	ent := uint64(im.phentsize)
-	n := uint64(len(im.progs))
-	tableEnd := im.phoff + n*ent
-	progs := im.baseProgs()
-	phoff := im.phoff
-
-	// Strategy 2: an unused PT_NULL entry, or room for one right after the
-	// table; the note right after the table, or (with a PT_NULL) at the
-	// end of a PT_LOAD whose end is 4-aligned, so that Remove can restore
-	// the segment's size.
-	var noteOff uint64
-	var ok bool
-	delta := im.progs[first].Vaddr - im.progs[first].Off
-	limit := uint64(im.size)
-	if sl != nil && sl.inPlace {
-		limit = min(limit, im.sects[im.shstrndx].Off+im.sects[im.shstrndx].Size)
-	}
-	// Only an all-zero PT_NULL: removal writes one back. And not the last
-	// entry: a PT_NOTE there looks exactly like one added after the table,
-	// which removal drops, so removal could not restore the file; a last
-	// PT_NULL is left alone and the table grows by one entry instead.
-	slot := slices.Index(progs[:max(len(progs)-1, 0)], prog{})
-	noteOff = alignUp(tableEnd, 4)
-	if slot < 0 {
-		noteOff = alignUp(tableEnd+ent, 4)
-	}
-	if l, grow := im.fitAfterTable(tableEnd, noteOff+noteSize, limit); l >= 0 {
-		if ok, err = im.free(tableEnd, noteOff+noteSize, l); err != nil {
-			return err
-		}
-		if ok && grow {
-			progs[l].Filesz, progs[l].Memsz = noteOff+noteSize-progs[l].Off, noteOff+noteSize-progs[l].Off
-		}
-	}
-	for i, l := range im.progs {
-		if ok || slot < 0 {
-			break
-		}
-		end := l.Off + l.Filesz
-		if end%4 != 0 || !im.growable(i, end+noteSize, limit) {
-			continue
-		}
-		if ok, err = im.free(end, end+noteSize, i); err != nil {
-			return err
-		}
-		if ok {
-			noteOff = end
-			progs[i].Filesz, progs[i].Memsz = l.Filesz+noteSize, l.Memsz+noteSize
-		}
-	}
-	if !ok && slot < 0 {
-		// Go's linker puts the section header table right after the
-		// program headers: move it to the end of the file and use its
-		// place.
-		if gsl, off := im.goMove(); gsl != nil {
-			ok, sl, noteOff = true, gsl, off
-			shdrEnd := im.shoff + uint64(len(im.sects)*im.shentsize)
-			p.patch(tableEnd+ent, make([]byte, noteOff-(tableEnd+ent)))
-			p.patch(noteOff+noteSize, make([]byte, shdrEnd-(noteOff+noteSize)))
-		}
-	}
-	if ok {
-		p.Strategy = StrategyReuse
-		l := loadOfIn(progs, noteOff, noteSize)
-		np := noteProg(noteOff, noteOff-progs[l].Off+progs[l].Vaddr)
-		if slot >= 0 {
-			progs[slot] = np
-		} else {
-			progs = append(progs, np)
-		}
-	}
-
-	// Strategy 3: move the table and the note to the end of a PT_LOAD.
-	for i, l := range im.progs {
-		if ok {
-			break
-		}
-		if l.Vaddr-l.Off != delta {
-			continue
-		}
-		end := l.Off + l.Filesz
-		phoff = alignUp(end, uint64(im.word))
-		noteOff = phoff + (n+1)*ent
-		newEnd := noteOff + noteSize
-		if !im.growable(i, newEnd, limit) {
-			continue
-		}
-		if ok, err = im.free(end, newEnd, i); err != nil {
-			return err
-		}
-		if ok {
-			p.Strategy = StrategyMoveTable
-			progs = im.baseProgs()
-			progs[i].Filesz, progs[i].Memsz = newEnd-l.Off, newEnd-l.Off
-			progs = append(progs, noteProg(noteOff, noteOff+delta))
-		}
-	}
-
-	// Strategy 4: a new PT_LOAD after everything else.
-	if !ok {
-		ps := im.pageSize()
-		fileEnd := uint64(im.size)
-		if sl != nil {
-			fileEnd = max(fileEnd, sl.end)
-		}
-		memEnd := uint64(0)
-		for _, l := range im.progs {
-			if l.Type == ptLoad {
-				memEnd = max(memEnd, l.Vaddr+l.Memsz)
-			}
-		}
-		off := alignUp(fileEnd, ps)
-		if memEnd > delta && off < memEnd-delta {
-			off = alignUp(memEnd-delta, ps)
-		}
-		if off-fileEnd > 1<<32 || off < fileEnd {
-			return fmt.Errorf("%w: a new segment would start at file offset %#x, past the program's memory image", ErrNoRoom, off)
-		}
-		phoff = off
-		noteOff = off + (n+2)*ent
-		size := noteOff + noteSize - off
-		if im.class == ELFCLASS32 && (noteOff+noteSize > 1<<32 || off+delta+size > 1<<32 || off+delta < off) {
-			return fmt.Errorf("%w: no address space left for a new segment; stamp a binary with less .bss or more slack", ErrNoRoom)
-		}
-		seg := prog{Type: ptLoad, Flags: pfR, Off: off, Vaddr: off + delta, Paddr: off + delta, Filesz: size, Memsz: size, Align: ps}
-		last := 0
-		for i, l := range im.progs {
-			if l.Type == ptLoad {
-				last = i
-			}
-		}
-		progs = im.baseProgs()
-		progs = slices.Insert(progs, last+1, seg)
-		progs = append(progs, noteProg(noteOff, noteOff+delta))
-		p.Strategy = StrategyAppend
-		p.Size = int64(noteOff + noteSize)
-	}
-
-	// The new program header table, with PT_PHDR describing it.
-	tab := make([]byte, uint64(len(progs))*ent)
-	for i, pr := range progs {
-		if pr.Type == ptPhdr {
-			if phoff != im.phoff {
-				pr.Off = phoff
-				v := phoff + delta
-				if l := loadOfIn(progs, phoff, uint64(len(tab))); l >= 0 {
-					v = phoff - progs[l].Off + progs[l].Vaddr
-				}
-				pr.Paddr += v - pr.Vaddr
-				pr.Vaddr = v
-			}
-			pr.Filesz, pr.Memsz = uint64(len(tab)), uint64(len(tab))
-		}
-		im.encodeProg(tab[uint64(i)*ent:], pr)
-	}
-	p.patch(phoff, tab)
-	p.patch(noteOff, note)
-	if phoff != im.phoff {
-		b := make([]byte, im.word)
-		im.putWord(b, phoff)
-		p.patch(uint64(im.offPhoff), b)
-	}
-	if len(progs) != len(im.progs) {
-		p.patch(uint64(im.offPhnum), im.half(uint16(len(progs))))
-	}
-	if sl != nil {
-		p.Size = max(p.Size, int64(sl.end))
-		im.emitSects(p, sl, noteOff, noteVaddr(progs, noteOff))
-	}
-	return nil
-}
-
-// loadOfIn returns the index of the first PT_LOAD of progs whose file
-// bytes include [off, off+size), or -1.
-func loadOfIn(progs []prog, off, size uint64) int {
-	for i, l := range progs {
-		if l.Type == ptLoad && off >= l.Off && off-l.Off <= l.Filesz && size <= l.Filesz-(off-l.Off) {
-			return i
-		}
-	}
-	return -1
-}
-
-// overlapsMemory reports whether [lo, hi) overlaps the memory of a PT_LOAD
-// other than skip.
-func (im *image) overlapsMemory(lo, hi uint64, skip int) bool {
-	for i, l := range im.progs {
-		if i != skip && l.Type == ptLoad && lo < l.Vaddr+l.Memsz && l.Vaddr < hi {
-			return true
-		}
-	}
-	return false
-}
-
-// growable reports whether PT_LOAD i may grow to end at file offset end: it
-// is readable, has no .bss, and the new bytes lie in the last page it
-// already maps, before limit, in memory no other PT_LOAD uses.
-func (im *image) growable(i int, end, limit uint64) bool {
-	l := im.progs[i]
-	old := l.Off + l.Filesz
-	return l.Type == ptLoad && l.Flags&pfR != 0 && l.Filesz == l.Memsz && l.Filesz > 0 &&
-		end > old && end <= alignUp(old, 4096) && end <= limit &&
-		!im.overlapsMemory(l.Vaddr+l.Memsz, l.Vaddr+(end-l.Off), i)
-}
-
-// fitAfterTable returns the PT_LOAD that holds the table and would hold the
-// bytes up to end after it: one that reaches past end already, or one that
-// ends with the table and can grow (grow is then true). -1 if none.
-func (im *image) fitAfterTable(tableEnd, end, limit uint64) (int, bool) {
-	for i, l := range im.progs {
-		if l.Type != ptLoad || im.phoff < l.Off || tableEnd > l.Off+l.Filesz {
-			continue
-		}
-		if l.Off+l.Filesz > end {
-			// Inside a segment, zero bytes no section claims are unused
-			// only if sections describe the segment's contents at all.
-			if len(im.sects) == 0 {
-				return -1, false
-			}
-			return i, false
-		}
-		if l.Off+l.Filesz == tableEnd && im.growable(i, end, limit) {
-			return i, true
-		}
-	}
-	return -1, false
-}
-
-// noteVaddr returns the address of the PT_NOTE at file offset off.
-func noteVaddr(progs []prog, off uint64) uint64 {
-	for _, p := range progs {
-		if p.Type == ptNote && p.Off == off {
-			return p.Vaddr
-		}
-	}
-	return 0
-}
-
-// goMove plans room for a note where Go's linker put the section header
-// table: right after the program headers, inside the first segment, with
-// .shstrtab at the end of the file. The table moves to the end of the
-// file, behind .shstrtab (which grows in place by the new name); the new
-// program header goes where the table began and the note where it ended,
-// so that Remove can tell this layout from the others and put the table
-// back. It returns the section layout and the note's offset, or nil.
-func (im *image) goMove() (*sectLayout, uint64) {
-	if len(im.sects) == 0 || len(im.shstrtab) == 0 || im.staleSect != 0 || im.damage != nil {
-		return nil, 0
-	}
-	ent := uint64(im.phentsize)
-	tableEnd := im.phoff + uint64(len(im.progs))*ent
-	shdrEnd := im.shoff + uint64(len(im.sects)*im.shentsize)
-	st := im.sects[im.shstrndx]
-	if im.shoff != tableEnd || st.Off+st.Size != uint64(im.size) || shdrEnd < noteSize {
-		return nil, 0
-	}
-	noteOff := (shdrEnd - noteSize) &^ 3
-	l := loadOfIn(im.progs, im.phoff, shdrEnd-im.phoff)
-	if l < 0 || noteOff < tableEnd+ent || im.progs[l].Off+im.progs[l].Filesz <= shdrEnd {
-		return nil, 0
-	}
-	// Nothing but the section header table may use its bytes.
-	for i, pr := range im.progs {
-		if i != l && pr.Type != ptPhdr && pr.Filesz > 0 && pr.Off < shdrEnd && tableEnd < pr.Off+pr.Filesz {
-			return nil, 0
-		}
-	}
-	for i := range im.sects {
-		if s := &im.sects[i]; s.fileEnd() > s.Off && s.Off < shdrEnd && tableEnd < s.fileEnd() {
-			return nil, 0
-		}
-	}
-	add := uint64(len(Section) + 1)
-	sl := &sectLayout{strOff: st.Off, strSize: st.Size + add, inPlace: true, name: uint32(st.Size)}
-	sl.shoff = alignUp(st.Off+sl.strSize, uint64(im.word))
-	sl.end = sl.shoff + uint64((len(im.sects)+1)*im.shentsize)
-	return sl, noteOff
 }

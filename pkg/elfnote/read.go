@@ -48,6 +48,7 @@ type Location struct {
 	Shared    bool   // the PT_NOTE holds other notes too (a note linked in at build time)
 	BitmapOff int64  // file offset of the 64-byte bitmap descriptor
 	FlagsOff  int64  // file offset of the 4-byte flags descriptor; 0 if absent
+	UndoOff   int64  // file offset of the NT_SYSRESTRICT_UNDO descriptor; 0 if absent (a note stamped before it existed, or linked in)
 }
 
 // headSize is how much of the file Read fetches in its first read: the ELF
@@ -415,10 +416,17 @@ func (im *image) findNote() error {
 		if ns.bitmapOff == 0 {
 			return badNote(int64(p.Off), "sysrestrict note segment has no NT_SYSRESTRICT_BITMAP note")
 		}
+		var undoOff int64
+		if ns.undo != nil {
+			if err := im.checkUndo(ns.undo); err != nil {
+				return err
+			}
+			undoOff = ns.undo.at
+		}
 		im.noteFound, im.scan = true, ns
 		im.note = Location{
 			Offset: ns.start, Size: ns.end - ns.start, Vaddr: p.Vaddr + uint64(ns.start) - p.Off,
-			Prog: i, Shared: ns.others > 0, BitmapOff: ns.bitmapOff, FlagsOff: ns.flagsOff,
+			Prog: i, Shared: ns.others > 0, BitmapOff: ns.bitmapOff, FlagsOff: ns.flagsOff, UndoOff: undoOff,
 		}
 	}
 	for i := range im.sects {

@@ -111,6 +111,7 @@ const (
 	ptNote progType = 4
 	ptPhdr progType = 6
 
+	pfX progFlag = 0x1
 	pfR progFlag = 0x4
 
 	shtNull   sectType = 0

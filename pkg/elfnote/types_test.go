@@ -65,6 +65,7 @@ func TestConstantsMatchDebugELF(t *testing.T) {
 		{"PT_LOAD", uint64(ptLoad), uint64(elf.PT_LOAD)},
 		{"PT_NOTE", uint64(ptNote), uint64(elf.PT_NOTE)},
 		{"PT_PHDR", uint64(ptPhdr), uint64(elf.PT_PHDR)},
+		{"PF_X", uint64(pfX), uint64(elf.PF_X)},
 		{"PF_R", uint64(pfR), uint64(elf.PF_R)},
 		{"SHT_NULL", uint64(shtNull), uint64(elf.SHT_NULL)},
 		{"SHT_STRTAB", uint64(shtStrtab), uint64(elf.SHT_STRTAB)},
