@@ -9,7 +9,7 @@ FUZZTIME ?= 10s
 
 PKGS := ./...
 
-.PHONY: all build test vet staticcheck unit fuzz demo bench lint fmt testdata generate update-groups clean help
+.PHONY: all build test vet staticcheck unit fuzz demo bench lint fmt testdata testdata-legacy generate update-groups clean help
 
 all: build
 
@@ -20,6 +20,7 @@ help:
 	@echo "make bench        stamping, exec and per-syscall costs, as ratios measured in one run"
 	@echo "make lint         gofmt, go vet, staticcheck"
 	@echo "make testdata     rebuild the ELF fixtures in testdata/elf (needs the cross toolchains)"
+	@echo "make testdata-legacy  record how the stamper before the undo record ($(LEGACY)) stamped them"
 	@echo "make generate     regenerate the syscall and group tables (go generate)"
 	@echo "make update-groups  recapture systemd's syscall groups, then make generate"
 	@echo "make clean        remove build output"
@@ -63,6 +64,16 @@ bench: build
 testdata:
 	$(MAKE) -C testdata/elf
 
+# How the last stamper without the undo record stamped each fixture, for
+# pkg/elfnote/legacy_test.go: built from git, run, recorded as diffs.
+LEGACY ?= 850dcc2
+testdata-legacy:
+	rm -rf .legacy && mkdir .legacy && git archive $(LEGACY) | tar -x -C .legacy
+	cd .legacy && $(GO) build -o sysrestrict-stamp ./cmd/sysrestrict-stamp
+	$(GO) run ./internal/gen/legacystamps -stamper .legacy/sysrestrict-stamp -commit $(LEGACY) \
+	  -fixtures testdata/elf -o pkg/elfnote/testdata/legacy.json
+	rm -rf .legacy
+
 generate:
 	$(GO) generate ./...
 
@@ -73,4 +84,4 @@ update-groups:
 	$(MAKE) generate
 
 clean:
-	rm -rf $(BIN) .bench
+	rm -rf $(BIN) .bench .legacy

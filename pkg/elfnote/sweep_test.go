@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -43,10 +44,21 @@ func sweepSkipped(name string) bool {
 // TestSweep stamps a copy of every ELF executable in /usr/bin and
 // /usr/sbin and checks that each runs as before with --version: same exit
 // status, same output (where two runs of the original agree and finish
-// within 2 s). It also checks that Remove restores each one byte for byte.
+// within 2 s). It also checks that Remove restores each one byte for byte,
+// from the note's undo record.
+//
+// With SYSRESTRICT_LEGACY_STAMPER naming a sysrestrict-stamp built from a
+// commit before the undo record (make testdata-legacy shows how to build
+// one), each file is also stamped by it, and Remove must restore that
+// copy byte for byte too, by the legacy removal.
 func TestSweep(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the sweep of /usr/bin and /usr/sbin takes about a minute; run without -short")
+	}
+	if legacyStamper = os.Getenv("SYSRESTRICT_LEGACY_STAMPER"); legacyStamper != "" {
+		t.Logf("also removing what %s stamped", legacyStamper)
+	} else {
+		t.Logf("SYSRESTRICT_LEGACY_STAMPER is not set: files stamped by an older stamper are not part of this sweep")
 	}
 	var files []string
 	for _, dir := range []string{"/usr/bin", "/usr/sbin"} {
@@ -102,15 +114,22 @@ func TestSweep(t *testing.T) {
 	t.Logf("sweep: %d ELF executables: %d stamped, %d ran identically, %d not compared (no deterministic --version within 2 s), %d refused, %d failed",
 		elf, elf-counts["refused"]-counts["stamp-failed"], counts["identical"], counts["not-compared"], counts["refused"], len(bad))
 	t.Logf("strategies taken: %v", sweepStrategies.m)
+	if legacyStamper != "" {
+		t.Logf("legacy stamps removed byte for byte: %d", sweepStrategies.legacy)
+	}
 	sort.Strings(bad)
 	for _, b := range bad {
 		t.Error(b)
 	}
 }
 
+// legacyStamper is SYSRESTRICT_LEGACY_STAMPER.
+var legacyStamper string
+
 var sweepStrategies = struct {
 	sync.Mutex
-	m map[Strategy]int
+	m      map[Strategy]int
+	legacy int // legacy stamps removed exactly
 }{m: map[Strategy]int{}}
 
 // sweepOne stamps and runs one program and says how it went.
@@ -183,11 +202,32 @@ func sweepOne(root, path string) (status, detail string) {
 			}
 		}
 	}
+	if f, err := ReadFile(stamped); err != nil || f.Note.UndoOff == 0 {
+		return "stamp-failed", fmt.Sprintf("no undo record: %v", err)
+	}
 	if _, err := Remove(stamped, Options{}); err != nil {
 		return "remove-failed", err.Error()
 	}
 	if back, _ := os.ReadFile(stamped); !bytes.Equal(back, orig) {
 		return "inexact-remove", "Remove did not restore the original bytes"
+	}
+	if legacyStamper != "" {
+		old := filepath.Join(a, base)
+		if out, err := exec.Command(legacyStamper, "--deny", "59,101", "-q", old).CombinedOutput(); err != nil {
+			return "legacy-stamp-failed", fmt.Sprintf("%v: %s", err, out)
+		}
+		if f, err := ReadFile(old); err != nil || !f.Stamped || f.Note.UndoOff != 0 {
+			return "legacy-stamp-failed", fmt.Sprintf("read back: %+v, %v", f, err)
+		}
+		if res, err := Remove(old, Options{}); err != nil || !res.Exact {
+			return "legacy-remove-failed", fmt.Sprintf("%+v, %v", res, err)
+		}
+		if back, _ := os.ReadFile(old); !bytes.Equal(back, orig) {
+			return "legacy-inexact-remove", "Remove did not restore the original bytes of the legacy stamp"
+		}
+		sweepStrategies.Lock()
+		sweepStrategies.legacy++
+		sweepStrategies.Unlock()
 	}
 	return status, ""
 }
