@@ -10,7 +10,8 @@ import (
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 )
 
-// fuzzSeeds adds the small fixtures of testdata/elf to a fuzz corpus.
+// fuzzSeeds adds the small fixtures of testdata/elf to a fuzz corpus, as
+// they are and stamped.
 func fuzzSeeds(f *testing.F, add func(b []byte)) {
 	ents, err := os.ReadDir(fixtureDir)
 	if err != nil {
@@ -24,6 +25,10 @@ func fuzzSeeds(f *testing.F, add func(b []byte)) {
 		b, err := os.ReadFile(filepath.Join(fixtureDir, e.Name()))
 		if err == nil && len(b) > 0 {
 			add(b)
+			// And stamped: the undo record, re-stamping, replaying.
+			if p, err := PlanStamp(bytes.NewReader(b), bitmap.NewSet(bitmap.Unknown, 59, 101)); err == nil && p.Changed() {
+				add(p.Apply(bytes.Clone(b)))
+			}
 		}
 	}
 }

@@ -15,7 +15,8 @@ import (
 // TestRepair damages a stamp the way later tools can (a PT_NOTE dropped,
 // a PT_NOTE pointing elsewhere, a section moved): the reader refuses the
 // file with ErrBadNote, stamping again repairs it keeping the damaged
-// note's restrictions, and Remove still removes it.
+// note's restrictions, and Remove removes both the damaged and the
+// repaired stamp.
 func TestRepair(t *testing.T) {
 	damages := []struct {
 		name   string
@@ -72,6 +73,17 @@ func TestRepair(t *testing.T) {
 				if out.Exit != 0 || out.Err != "" {
 					t.Errorf("the repaired %s does not run: %+v", fx, out)
 				}
+				// Removing the repaired stamp gives a file without the note
+				// that runs, but not the original: the record says so.
+				if res, err := Remove(p, Options{}); err != nil || res.Exact {
+					t.Errorf("Remove of a repaired stamp = %+v, %v; want a removal that is not exact", res, err)
+				}
+				if f, err := ReadFile(p); err != nil || f.Stamped {
+					t.Errorf("after Remove of a repaired stamp: %+v, %v", f, err)
+				}
+				if out := run(filepath.Dir(p), 20*time.Second, nil, "./"+fx); out.Exit != 0 || out.Err != "" {
+					t.Errorf("%s with its repaired stamp removed does not run: %+v", fx, out)
+				}
 				if _, err := Remove(damaged, Options{}); err != nil {
 					t.Fatalf("Remove of a damaged stamp: %v", err)
 				}
@@ -79,9 +91,13 @@ func TestRepair(t *testing.T) {
 					t.Errorf("after Remove of a damaged stamp: %+v, %v", f, err)
 				}
 				if im, _ := parseFile(damaged); im != nil {
+					b := mustRead(t, damaged)
 					for _, pr := range im.progs {
-						if pr.Type == ptNote && pr.Filesz == noteSize {
-							t.Errorf("a sysrestrict PT_NOTE is left after Remove")
+						if pr.Type != ptNote || pr.Off+pr.Filesz > uint64(len(b)) {
+							continue
+						}
+						if ns, err := scanNotes(b[pr.Off:pr.Off+pr.Filesz], int64(pr.Off), pr.Align, im.bo); err != nil || ns.ours > 0 {
+							t.Errorf("a sysrestrict PT_NOTE is left after Remove (%v)", err)
 						}
 					}
 				}
