@@ -74,9 +74,17 @@ type noteScan struct {
 	flagsOff  int64 // file offset of the flags descriptor, or 0
 	bitmap    []byte
 	flags     uint32
-	undo      *undoRecord // the NT_SYSRESTRICT_UNDO record, or nil
-	start     int64       // file offset of the first SysRestrict note
-	end       int64       // file offset just past the last one
+	undo      undoRecord // the NT_SYSRESTRICT_UNDO record (see record)
+	start     int64      // file offset of the first SysRestrict note
+	end       int64      // file offset just past the last one
+}
+
+// record returns the NT_SYSRESTRICT_UNDO record found, or nil.
+func (ns *noteScan) record() *undoRecord {
+	if ns.undo.raw == nil {
+		return nil
+	}
+	return &ns.undo
 }
 
 // scanNotes walks the notes of a PT_NOTE segment seg that starts at file
@@ -155,7 +163,7 @@ func scanNotes(seg []byte, base int64, align uint64, bo binary.ByteOrder) (noteS
 				return ns, badNote(dOff, "unknown flag bits %#x (this sysrestrict knows %#x); a newer sysrestrict stamped this file", unknown, bitmap.KnownFlags)
 			}
 		case NT_SYSRESTRICT_UNDO:
-			if ns.undo != nil {
+			if ns.record() != nil {
 				return ns, badNote(off, "two NT_SYSRESTRICT_UNDO notes")
 			}
 			r, err := decodeUndo(desc, dOff, bo)

@@ -417,11 +417,11 @@ func (im *image) findNote() error {
 			return badNote(int64(p.Off), "sysrestrict note segment has no NT_SYSRESTRICT_BITMAP note")
 		}
 		var undoOff int64
-		if ns.undo != nil {
-			if err := im.checkUndo(ns.undo); err != nil {
+		if r := ns.record(); r != nil {
+			if err := im.checkUndo(r); err != nil {
 				return err
 			}
-			undoOff = ns.undo.at
+			undoOff = r.at
 		}
 		im.noteFound, im.scan = true, ns
 		im.note = Location{

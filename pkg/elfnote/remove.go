@@ -35,10 +35,11 @@ func (im *image) planRemove() (*Plan, error) {
 		return nil, fmt.Errorf("%w: the note was linked in at build time and shares its PT_NOTE with other notes; rebuild without it", ErrUnsupported)
 	}
 	p := &Plan{Strategy: StrategyRemove, Cut: im.size, Size: im.size, orig: im.size, Before: f.Set, After: bitmap.NewSet(f.ABI)}
-	if im.scan.undo == nil {
+	rec := im.scan.record()
+	if rec == nil {
 		return im.removeLegacy(p)
 	}
-	if err := im.replayUndo(p, im.scan.undo); err != nil {
+	if err := im.replayUndo(p, rec); err != nil {
 		return nil, err
 	}
 	// The record was checked against the file when it was read. What it
@@ -56,7 +57,7 @@ func (im *image) planRemove() (*Plan, error) {
 		err = errors.New("it has no PT_LOAD")
 	}
 	if err != nil {
-		return nil, &FormatError{Off: im.scan.undo.at, Msg: fmt.Sprintf("the undo record restores a file the stamper could not have stamped (%v)", err), Err: ErrBadNote}
+		return nil, &FormatError{Off: rec.at, Msg: fmt.Sprintf("the undo record restores a file the stamper could not have stamped (%v)", err), Err: ErrBadNote}
 	}
 	return p, nil
 }

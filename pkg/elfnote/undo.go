@@ -55,7 +55,9 @@ type undoEntry struct {
 	at   int64  // file offset of the entry (for error messages)
 }
 
-// undoRecord is a decoded NT_SYSRESTRICT_UNDO descriptor.
+// undoRecord is an NT_SYSRESTRICT_UNDO record: built by buildUndo
+// (entries), or decoded from a descriptor (raw, whose entries each walks
+// without allocating: the loader reads the record at every exec).
 type undoRecord struct {
 	strategy     Strategy
 	flags        uint8
@@ -64,10 +66,12 @@ type undoRecord struct {
 	phoff, shoff uint64 // e_phoff, e_shoff
 	phnum, shnum uint16 // e_phnum, e_shnum
 	entries      []undoEntry
+	raw          []byte // a decoded record's descriptor
+	bo           binary.ByteOrder
 	at           int64 // file offset of the descriptor
 }
 
-// encode returns the descriptor bytes of r in byte order bo.
+// encode returns the descriptor bytes of a built record in byte order bo.
 func (r *undoRecord) encode(bo binary.ByteOrder) []byte {
 	b := make([]byte, undoHeadSize)
 	bo.PutUint16(b[0:], undoVersion)
@@ -103,77 +107,113 @@ func (r *undoRecord) encode(bo binary.ByteOrder) []byte {
 // checks what the descriptor alone can tell: the version, the sizes, that
 // every entry lies inside the descriptor and is of a known kind, and that
 // the padding is zero. checkUndo checks the rest against the file.
-func decodeUndo(desc []byte, off int64, bo binary.ByteOrder) (*undoRecord, error) {
+func decodeUndo(desc []byte, off int64, bo binary.ByteOrder) (undoRecord, error) {
 	if len(desc) < undoHeadSize || len(desc) > maxUndo || len(desc)%4 != 0 {
-		return nil, badNote(off, "NT_SYSRESTRICT_UNDO has %d bytes, want a multiple of 4 from %d to %d", len(desc), undoHeadSize, maxUndo)
+		return undoRecord{}, badNote(off, "NT_SYSRESTRICT_UNDO has %d bytes, want a multiple of 4 from %d to %d", len(desc), undoHeadSize, maxUndo)
 	}
 	if v := bo.Uint16(desc); v != undoVersion {
-		return nil, badNote(off, "undo record version %d (this sysrestrict reads version %d); a newer sysrestrict stamped this file", v, undoVersion)
+		return undoRecord{}, badNote(off, "undo record version %d (this sysrestrict reads version %d); a newer sysrestrict stamped this file", v, undoVersion)
 	}
-	r := &undoRecord{
+	r := undoRecord{
 		strategy: Strategy(desc[2]), flags: desc[3],
 		size: bo.Uint64(desc[8:]), phoff: bo.Uint64(desc[16:]), shoff: bo.Uint64(desc[24:]), entry: bo.Uint64(desc[32:]),
-		phnum: bo.Uint16(desc[40:]), shnum: bo.Uint16(desc[42:]), at: off,
+		phnum: bo.Uint16(desc[40:]), shnum: bo.Uint16(desc[42:]), raw: desc, bo: bo, at: off,
 	}
 	switch r.strategy {
 	case StrategyReuse, StrategyMoveTable, StrategyAppend:
 	default:
-		return nil, badNote(off+2, "undo record names unknown strategy %d", desc[2])
+		return undoRecord{}, badNote(off+2, "undo record names unknown strategy %d", desc[2])
 	}
 	if unknown := r.flags &^ undoKnownFlags; unknown != 0 {
-		return nil, badNote(off+3, "undo record has unknown flag bits %#x; a newer sysrestrict stamped this file", unknown)
+		return undoRecord{}, badNote(off+3, "undo record has unknown flag bits %#x; a newer sysrestrict stamped this file", unknown)
 	}
 	if !isZero(desc[44:undoHeadSize]) {
-		return nil, badNote(off+44, "undo record's reserved bytes are not zero")
+		return undoRecord{}, badNote(off+44, "undo record's reserved bytes are not zero")
 	}
-	count := bo.Uint32(desc[4:])
-	if count > maxUndoEntries {
-		return nil, badNote(off+4, "undo record has %d entries, at most %d are allowed", count, maxUndoEntries)
+	if count := bo.Uint32(desc[4:]); count > maxUndoEntries {
+		return undoRecord{}, badNote(off+4, "undo record has %d entries, at most %d are allowed", count, maxUndoEntries)
 	}
+	end, err := r.walk(nil)
+	if err != nil {
+		return undoRecord{}, err
+	}
+	if !isZero(desc[end:]) {
+		return undoRecord{}, badNote(off+int64(end), "undo record has non-zero bytes after its last entry")
+	}
+	return r, nil
+}
+
+// each calls f with each entry of r, in order.
+func (r *undoRecord) each(f func(i int, e undoEntry) error) error {
+	if r.raw == nil {
+		for i, e := range r.entries {
+			if err := f(i, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	_, err := r.walk(f)
+	return err
+}
+
+// list returns the entries of r.
+func (r *undoRecord) list() []undoEntry {
+	var es []undoEntry
+	r.each(func(_ int, e undoEntry) error { es = append(es, e); return nil })
+	return es
+}
+
+// walk parses the entries of a decoded record, checking that each lies
+// inside the descriptor, has a known kind and zero padding, and calls f
+// (if not nil) with each. It returns the offset past the last entry.
+func (r *undoRecord) walk(f func(i int, e undoEntry) error) (uint64, error) {
+	desc, bo, off := r.raw, r.bo, r.at
+	count := int(bo.Uint32(desc[4:]))
 	p := uint64(undoHeadSize)
 	end := uint64(len(desc))
-	r.entries = make([]undoEntry, 0, count)
 	for i := range count {
 		at := off + int64(p)
 		if end-p < undoEntrySize {
-			return nil, badNote(at, "undo entry %d runs past the record", i)
+			return 0, badNote(at, "undo entry %d runs past the record", i)
 		}
 		h := desc[p : p+undoEntrySize]
 		e := undoEntry{kind: bo.Uint16(h[0:]), n: uint64(bo.Uint32(h[4:])), off: bo.Uint64(h[8:]), at: at}
 		if bo.Uint16(h[2:]) != 0 {
-			return nil, badNote(at+2, "undo entry %d's reserved bytes are not zero", i)
+			return 0, badNote(at+2, "undo entry %d's reserved bytes are not zero", i)
 		}
 		if e.n == 0 {
-			return nil, badNote(at+4, "undo entry %d restores no bytes", i)
+			return 0, badNote(at+4, "undo entry %d restores no bytes", i)
 		}
 		p += undoEntrySize
 		switch e.kind {
 		case undoZero:
 		case undoCopy:
 			if end-p < 8 {
-				return nil, badNote(at, "undo entry %d runs past the record", i)
+				return 0, badNote(at, "undo entry %d runs past the record", i)
 			}
 			e.src = bo.Uint64(desc[p:])
 			p += 8
 		case undoData:
 			padded := alignUp(e.n, 4)
 			if end-p < padded {
-				return nil, badNote(at, "undo entry %d (%d bytes of data) runs past the record", i, e.n)
+				return 0, badNote(at, "undo entry %d (%d bytes of data) runs past the record", i, e.n)
 			}
 			e.data = desc[p : p+e.n : p+e.n]
 			if !isZero(desc[p+e.n : p+padded]) {
-				return nil, badNote(off+int64(p+e.n), "undo entry %d's padding is not zero", i)
+				return 0, badNote(off+int64(p+e.n), "undo entry %d's padding is not zero", i)
 			}
 			p += padded
 		default:
-			return nil, badNote(at, "undo entry %d has unknown kind %d", i, e.kind)
+			return 0, badNote(at, "undo entry %d has unknown kind %d", i, e.kind)
 		}
-		r.entries = append(r.entries, e)
+		if f != nil {
+			if err := f(i, e); err != nil {
+				return 0, err
+			}
+		}
 	}
-	if !isZero(desc[p:]) {
-		return nil, badNote(off+int64(p), "undo record has non-zero bytes after its last entry")
-	}
-	return r, nil
+	return p, nil
 }
 
 // checkUndo checks r against the file: the original size is at most the
@@ -194,7 +234,7 @@ func (im *image) checkUndo(r *undoRecord) error {
 		return badNote(r.at+24, "undo record's section header table (offset %#x, %d entries) lies outside the original file", r.shoff, r.shnum)
 	}
 	next, copied := eh, uint64(0)
-	for i, e := range r.entries {
+	return r.each(func(i int, e undoEntry) error {
 		if e.off < next {
 			return badNote(e.at+8, "undo entry %d (offset %#x) overlaps the ELF header or the entry before it", i, e.off)
 		}
@@ -210,8 +250,8 @@ func (im *image) checkUndo(r *undoRecord) error {
 				return badNote(e.at, "undo record copies more than %d bytes", maxUndoCopy)
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // replayUndo plans the removal of a note that carries an undo record:
@@ -229,7 +269,7 @@ func (im *image) replayUndo(p *Plan, r *undoRecord) error {
 	p.patch(uint64(im.offShoff), b)
 	p.patch(uint64(im.offPhnum), im.half(r.phnum))
 	p.patch(uint64(im.offShnum), im.half(r.shnum))
-	for _, e := range r.entries {
+	err := r.each(func(_ int, e undoEntry) error {
 		switch e.kind {
 		case undoZero:
 			p.patch(e.off, make([]byte, e.n))
@@ -243,9 +283,10 @@ func (im *image) replayUndo(p *Plan, r *undoRecord) error {
 			}
 			p.patch(e.off, b)
 		}
-	}
+		return nil
+	})
 	p.Exact = r.flags&undoInexact == 0
-	return nil
+	return err
 }
 
 // A span is the file range [off, end).

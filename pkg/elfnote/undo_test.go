@@ -30,7 +30,7 @@ func stampedWithUndo(t *testing.T, name string) (stamped, orig []byte, im *image
 	if im, err = parse(bytes.NewReader(stamped)); err != nil {
 		t.Fatal(err)
 	}
-	if im.scan.undo == nil {
+	if im.scan.record() == nil {
 		t.Fatalf("the stamped %s carries no undo record", name)
 	}
 	return stamped, orig, im
@@ -47,7 +47,7 @@ func TestUndoRecord(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := im.scan.undo
+			r := im.scan.record()
 			got := [6]uint64{r.size, r.phoff, uint64(r.phnum), r.shoff, uint64(r.shnum), r.entry}
 			want := [6]uint64{uint64(len(orig)), o.phoff, uint64(o.phnum), o.shoff, uint64(o.shnum), o.getWord(orig[o.offEntry:])}
 			if got != want {
@@ -60,14 +60,19 @@ func TestUndoRecord(t *testing.T) {
 			if err != nil || !rm.Exact || !bytes.Equal(rm.Apply(bytes.Clone(stamped)), orig) {
 				t.Errorf("PlanRemove = %v; want an exact replay", err)
 			}
-			// decode(encode(r)) == r.
-			desc := stamped[im.note.UndoOff:][:alignUp(uint64(len(r.encode(im.bo))), 4)]
-			r2, err := decodeUndo(desc, im.note.UndoOff, im.bo)
+			// encode(decode(desc)) == desc, but for the zeros that pad it.
+			built := undoRecord{strategy: r.strategy, flags: r.flags, size: r.size, entry: r.entry,
+				phoff: r.phoff, shoff: r.shoff, phnum: r.phnum, shnum: r.shnum, entries: r.list()}
+			enc := built.encode(im.bo)
+			if desc := r.raw; !bytes.Equal(desc[:len(enc)], enc) || !isZero(desc[len(enc):]) {
+				t.Errorf("encoding the decoded record gives other bytes:\n%x\n%x", enc, desc)
+			}
+			r2, err := decodeUndo(enc, r.at, im.bo)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(r, r2, cmp.AllowUnexported(undoRecord{}, undoEntry{})); diff != "" {
-				t.Errorf("decodeUndo(encode(r)) differs:\n%s", diff)
+			if diff := cmp.Diff(r.list(), r2.list(), cmp.AllowUnexported(undoEntry{})); diff != "" {
+				t.Errorf("decodeUndo(encode(r)) has other entries:\n%s", diff)
 			}
 		})
 	}
@@ -81,7 +86,7 @@ const anywhere = -1 << 40
 // the record, and PlanRemove must refuse too.
 func TestUndoRecordRefused(t *testing.T) {
 	_, _, probe := stampedWithUndo(t, "x86_64-pie")
-	first := probe.scan.undo.entries[0]
+	first := probe.scan.record().list()[0]
 	for _, tc := range []struct {
 		name   string
 		at     int64 // where the error is, relative to the record (negative: from its end)
@@ -124,11 +129,11 @@ func TestUndoRecordRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b, _, im := stampedWithUndo(t, "x86_64-pie")
 			var kinds []uint16
-			for _, e := range im.scan.undo.entries {
+			for _, e := range im.scan.record().list() {
 				kinds = append(kinds, e.kind)
 			}
-			if !slices.Equal(kinds, []uint16{undoZero, undoZero, undoCopy, undoData}) || im.scan.undo.entries[3].n != 18 {
-				t.Fatalf("the record's entries are %+v; the test expects ZERO, ZERO, COPY, DATA (18 bytes)", im.scan.undo.entries)
+			if !slices.Equal(kinds, []uint16{undoZero, undoZero, undoCopy, undoData}) || im.scan.record().list()[3].n != 18 {
+				t.Fatalf("the record's entries are %+v; the test expects ZERO, ZERO, COPY, DATA (18 bytes)", im.scan.record().list())
 			}
 			descsz := int64(im.bo.Uint32(b[im.note.UndoOff-nhdrSize-int64(len(ownerName))+4:]))
 			if tc.name == "trailing bytes" {
@@ -164,7 +169,7 @@ func TestUndoRecordRefused(t *testing.T) {
 // a move-table layout) and returns its new size.
 func growUndo(t *testing.T, b []byte, im *image) int64 {
 	t.Helper()
-	if im.scan.undo.strategy != StrategyMoveTable || !isZero(b[im.note.Offset+im.note.Size:][:4]) {
+	if im.scan.record().strategy != StrategyMoveTable || !isZero(b[im.note.Offset+im.note.Size:][:4]) {
 		t.Fatal("growUndo needs a move-table stamp with zeros after the note")
 	}
 	hdr := im.note.UndoOff - nhdrSize - int64(len(ownerName))
@@ -198,7 +203,7 @@ func TestUndoReplayChecked(t *testing.T) {
 		{"program header table overwritten", func(im *image, rec []byte) {
 			// The first ZERO entry restores the ELF header's neighbour:
 			// point it at the program header table.
-			im.bo.PutUint64(rec[undoHeadSize+8:], im.scan.undo.phoff)
+			im.bo.PutUint64(rec[undoHeadSize+8:], im.scan.record().phoff)
 		}},
 		{"e_phoff into nothing", func(im *image, rec []byte) {
 			im.bo.PutUint64(rec[16:], 0)
@@ -281,7 +286,7 @@ func TestUndoRepaired(t *testing.T) {
 	}
 	repaired := p.Apply(bytes.Clone(b))
 	im2, err := parse(bytes.NewReader(repaired))
-	if err != nil || im2.scan.undo == nil || im2.scan.undo.flags != undoInexact {
+	if err != nil || im2.scan.record() == nil || im2.scan.record().flags != undoInexact {
 		t.Fatalf("repaired: %v; want an undo record marked inexact", err)
 	}
 	rm, err := PlanRemove(bytes.NewReader(repaired))
