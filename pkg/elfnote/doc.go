@@ -5,7 +5,8 @@
 // and, when the file has section headers, a .note.sysrestrict section that
 // cover the same bytes: an NT_SYSRESTRICT_BITMAP note with owner
 // "SysRestrict" holding 512 bits, one per syscall number of the binary's
-// ABI, and an NT_SYSRESTRICT_FLAGS note.
+// ABI, an NT_SYSRESTRICT_FLAGS note, and, when the stamp changed the
+// file's layout, an NT_SYSRESTRICT_UNDO record of what removal restores.
 //
 // # Reading
 //
@@ -22,13 +23,23 @@
 // one to a file's bytes in memory. Stamp and Remove apply one to a file on
 // disk safely: in place only when the change just adds bits to an existing
 // note, otherwise through a new file renamed over the old one, under a lock.
-// docs/stamping.md describes the strategies that find room for a new note
-// and why each leaves the binary running as before.
+//
+// # Layout
+//
+// A new note is planned by a layout engine (layout.go): a request lists
+// the payloads to add (the note; later the start-up stub of --embed) and
+// their program headers, each strategy of strategy.go returns a layout or
+// no room, and one emitter writes the first layout found as the Plan,
+// with an undo record in the note that Remove replays (undo.go). Notes
+// stamped before the record existed are removed by recognising their
+// layout (legacy.go). docs/stamping.md describes the strategies and why
+// each leaves the binary running as before.
 //
 // # Determinism
 //
 // The same file and set always give the same bytes; stamping a file with
 // the set it already carries writes nothing. Remove restores the file as it
-// was before stamping whenever the headers show how the note was added
-// (Result.Exact).
+// was before stamping, from the undo record (or, for an older note,
+// whenever the headers show how it was added), and says so in
+// Result.Exact.
 package elfnote
