@@ -418,9 +418,6 @@ func (im *image) findNote() error {
 		}
 		var undoOff int64
 		if r := ns.record(); r != nil {
-			if err := im.checkUndo(r); err != nil {
-				return err
-			}
 			undoOff = r.at
 		}
 		im.noteFound, im.scan = true, ns
@@ -457,6 +454,13 @@ func (im *image) findNote() error {
 	}
 	if im.noteFound && !im.mapsFile(im.note.Vaddr, uint64(im.note.Offset), uint64(im.note.Size)) {
 		im.damaged(badNote(int64(im.phoff)+int64(im.note.Prog*im.phentsize), "the sysrestrict PT_NOTE's address %#x does not map its own bytes (the file was changed after stamping); stamp it again to repair it", im.note.Vaddr))
+	}
+	// The undo record is checked against the file once the stamp is known
+	// not to be damaged: a damaged stamp's record is never replayed.
+	if r := im.scan.record(); r != nil && im.damage == nil {
+		if err := im.checkUndo(r); err != nil {
+			return err
+		}
 	}
 	return im.damage
 }
