@@ -11,8 +11,10 @@ import (
 // removed by replaying it: the plan restores the file as it was before it
 // was stamped, byte for byte (Exact, unless the record says it restores
 // a repaired file). A note without one, stamped before the record
-// existed, goes to the legacy removal (legacy.go). A damaged stamp's
-// headers cannot be relied on: its note is only disabled.
+// existed, goes to the legacy removal (legacy.go), and so does one whose
+// record would not restore a file the stamper could have stamped (not
+// Exact then). A damaged stamp's headers cannot be relied on: its note
+// is only disabled.
 func (im *image) planRemove() (*Plan, error) {
 	if err := im.checkStampable(); err != nil {
 		return nil, err
@@ -45,7 +47,24 @@ func (im *image) planRemove() (*Plan, error) {
 	// The record was checked against the file when it was read. What it
 	// restores must be a file the stamper would have stamped: an ELF
 	// file this package reads, without a sysrestrict note, with a
-	// PT_LOAD and nothing past its image.
+	// PT_LOAD and nothing past its image. If not, the file was changed
+	// after stamping in a way the reader did not see (bytes the record
+	// restores to, such as the old program header table, were changed):
+	// the record is not replayed, and the legacy removal takes out the
+	// note as the headers show it, not exactly.
+	if err := im.checkRestored(p); err != nil {
+		p = &Plan{Strategy: StrategyRemove, Cut: im.size, Size: im.size, orig: im.size, Before: f.Set, After: bitmap.NewSet(f.ABI)}
+		if p, err = im.removeLegacy(p); err != nil {
+			return nil, err
+		}
+		p.Exact = false
+	}
+	return p, nil
+}
+
+// checkRestored checks that p, the replay of an undo record, gives a file
+// the stamper could have stamped.
+func (im *image) checkRestored(p *Plan) error {
 	im2, err := parseLenient(&overlay{base: im.r, plan: p})
 	if err == nil && (im2.noteFound || im2.staleSect != 0) {
 		err = errors.New("it still carries a sysrestrict note")
@@ -57,9 +76,9 @@ func (im *image) planRemove() (*Plan, error) {
 		err = errors.New("it has no PT_LOAD")
 	}
 	if err != nil {
-		return nil, &FormatError{Off: rec.at, Msg: fmt.Sprintf("the undo record restores a file the stamper could not have stamped (%v)", err), Err: ErrBadNote}
+		return &FormatError{Off: im.scan.record().at, Msg: fmt.Sprintf("the undo record restores a file the stamper could not have stamped (%v)", err), Err: ErrBadNote}
 	}
-	return p, nil
+	return nil
 }
 
 // removeDamaged removes a stamp damaged by a later tool: its PT_NOTE

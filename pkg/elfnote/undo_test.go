@@ -193,8 +193,9 @@ func growUndo(t *testing.T, b []byte, im *image) int64 {
 }
 
 // TestUndoReplayChecked: a record that passes Read's checks but whose
-// replay would not give a readable ELF file without a note is refused by
-// PlanRemove; it never writes such a file.
+// replay would not give a file the stamper could have stamped is not
+// replayed: checkRestored refuses it, and PlanRemove falls back to the
+// legacy removal, which removes the note and does not claim exactness.
 func TestUndoReplayChecked(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -226,9 +227,23 @@ func TestUndoReplayChecked(t *testing.T) {
 			if _, err := Read(bytes.NewReader(b)); err != nil {
 				t.Fatalf("Read = %v; the change was meant to pass Read's checks", err)
 			}
+			im, err := parse(bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := &Plan{Cut: im.size, Size: im.size, orig: im.size}
+			if err := im.replayUndo(p, im.scan.record()); err != nil {
+				t.Fatal(err)
+			}
+			if err := im.checkRestored(p); !errors.Is(err, ErrBadNote) {
+				t.Errorf("checkRestored of the replay = %v, want ErrBadNote", err)
+			}
 			rm, err := PlanRemove(bytes.NewReader(b))
-			if !errors.Is(err, ErrBadNote) {
-				t.Errorf("PlanRemove = %+v, %v; want ErrBadNote", rm, err)
+			if err != nil || rm.Exact {
+				t.Fatalf("PlanRemove = %+v, %v; want the legacy removal, not exact", rm, err)
+			}
+			if f, err := Read(bytes.NewReader(rm.Apply(bytes.Clone(b)))); err != nil || f.Stamped {
+				t.Errorf("after PlanRemove: %+v, %v; want a file without a note", f, err)
 			}
 		})
 	}
