@@ -202,7 +202,7 @@ func notELF(o *options, p *Plan) error {
 // says whether a filter is to be installed.
 func readNote(o *options, p *Plan) error {
 	var err error
-	if p.ELF, err = elfnote.Read(p.File); err != nil {
+	if p.ELF, err = elfnote.ReadRestrictions(p.File); err != nil {
 		return failWith(ExitCannotRun, err, p.Path, ": ", err.Error(), "; nothing was run.",
 			" Check the file with sysrestrict-stamp --show, and rebuild or re-stamp it")
 	}

@@ -2,6 +2,7 @@ package execcli
 
 import (
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -38,6 +39,29 @@ func TestLoaderImports(t *testing.T) {
 	} {
 		if deps[p] {
 			t.Errorf("sysrestrict-exec imports %s, which its start-up budget cannot afford (docs/exec.md)", p)
+		}
+	}
+}
+
+// TestLoaderLinks keeps out of the loader's binary the code it never needs
+// but that a package it imports has: the undo record's decoder (4 page
+// faults at every start when linked in; the loader reads notes with
+// elfnote.ReadRestrictions, which does not call it).
+func TestLoaderLinks(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "sysrestrict-exec")
+	if out, err := exec.Command("go", "build", "-trimpath", "-tags", "urfave_cli_no_docs", "-o", bin, "github.com/sysrestrict/sysrestrict/cmd/sysrestrict-exec").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command("go", "tool", "nm", bin).Output()
+	if err != nil {
+		t.Fatalf("go tool nm: %v", err)
+	}
+	if !strings.Contains(string(out), "elfnote.ReadRestrictions") {
+		t.Fatalf("go tool nm lists no elfnote.ReadRestrictions: is this the loader?")
+	}
+	for _, sym := range []string{"elfnote.decodeUndo", "elfnote.(*image).checkUndo", "elfnote.(*image).verifyUndo"} {
+		if strings.Contains(string(out), sym) {
+			t.Errorf("the loader links %s (docs/exec.md, \"Start-up\")", sym)
 		}
 	}
 }

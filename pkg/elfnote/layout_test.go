@@ -244,10 +244,10 @@ func TestEmbedShapedRequest(t *testing.T) {
 func checkOneRecord(t *testing.T, what string, b, orig []byte) {
 	t.Helper()
 	im, err := parse(bytes.NewReader(b))
-	if err != nil || !im.noteFound || im.scan.record() == nil {
+	if err != nil || !im.noteFound || im.undo == nil {
 		t.Fatalf("%s: %v, note %v; want a note with an undo record", what, err, im != nil && im.noteFound)
 	}
-	if r := im.scan.record(); r.size != uint64(len(orig)) || r.flags != 0 {
+	if r := im.undo; r.size != uint64(len(orig)) || r.flags != 0 {
 		t.Errorf("%s: the undo record restores %d bytes (flags %#x), want the original's %d", what, r.size, r.flags, len(orig))
 	}
 	rm, err := PlanRemove(bytes.NewReader(b))

@@ -74,17 +74,10 @@ type noteScan struct {
 	flagsOff  int64 // file offset of the flags descriptor, or 0
 	bitmap    []byte
 	flags     uint32
-	undo      undoRecord // the NT_SYSRESTRICT_UNDO record (see record)
-	start     int64      // file offset of the first SysRestrict note
-	end       int64      // file offset just past the last one
-}
-
-// record returns the NT_SYSRESTRICT_UNDO record found, or nil.
-func (ns *noteScan) record() *undoRecord {
-	if ns.undo.raw == nil {
-		return nil
-	}
-	return &ns.undo
+	undoDesc  []byte // the NT_SYSRESTRICT_UNDO descriptor, undecoded (image.verifyUndo)
+	undoOff   int64  // its file offset, or 0
+	start     int64  // file offset of the first SysRestrict note
+	end       int64  // file offset just past the last one
 }
 
 // scanNotes walks the notes of a PT_NOTE segment seg that starts at file
@@ -163,14 +156,15 @@ func scanNotes(seg []byte, base int64, align uint64, bo binary.ByteOrder) (noteS
 				return ns, badNote(dOff, "unknown flag bits %#x (this sysrestrict knows %#x); a newer sysrestrict stamped this file", unknown, bitmap.KnownFlags)
 			}
 		case NT_SYSRESTRICT_UNDO:
-			if ns.record() != nil {
+			if ns.undoOff != 0 {
 				return ns, badNote(off, "two NT_SYSRESTRICT_UNDO notes")
 			}
-			r, err := decodeUndo(desc, dOff, bo)
-			if err != nil {
-				return ns, err
+			// Decoded and checked by verifyUndo, for every reader but the
+			// loader's (ReadRestrictions): only Remove replays it.
+			if len(desc) == 0 {
+				return ns, badNote(dOff, "NT_SYSRESTRICT_UNDO is empty")
 			}
-			ns.undo = r
+			ns.undoDesc, ns.undoOff = desc, dOff
 		default:
 			return ns, badNote(off, "reserved note type %d with owner %s; a newer sysrestrict stamped this file", typ, Owner)
 		}

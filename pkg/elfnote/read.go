@@ -80,6 +80,7 @@ type image struct {
 	staleSect int   // the .note.sysrestrict section of a damaged stamp, or 0
 	note      Location
 	scan      noteScan
+	undo      *undoRecord // the note's undo record, decoded by verifyUndo; nil without one
 }
 
 // readAt reads len(b) bytes at off, from the head buffer when it holds them.
@@ -137,7 +138,30 @@ func sizeOf(r io.ReaderAt) (int64, bool) {
 // so that a caller can still learn the ABI; on any other error the File is
 // nil.
 func Read(r io.ReaderAt) (*File, error) {
-	im, err := parse(r)
+	im, err := scan(r)
+	if err == nil {
+		err = im.verifyUndo()
+	}
+	return im.result(err)
+}
+
+// ReadRestrictions is Read for a program that enforces the note and does
+// not change the file, the loader: it checks everything Read checks but
+// the contents of the NT_SYSRESTRICT_UNDO record, which say how to restore
+// the unstamped file and nothing about what is restricted (only Remove
+// replays them, after checking them). It does not call the record's
+// decoder, so the linker leaves it out of the loader: linked in, it cost 4
+// page faults at every start.
+func ReadRestrictions(r io.ReaderAt) (*File, error) {
+	im, err := scan(r)
+	return im.result(err)
+}
+
+// result is what Read returns for im (nil if scan failed) and err.
+func (im *image) result(err error) (*File, error) {
+	if err == nil && im.damage != nil {
+		err = im.damage
+	}
 	if err != nil {
 		if im != nil && errors.Is(err, ErrBadNote) {
 			return im.header(), err
@@ -226,6 +250,15 @@ func parse(r io.ReaderAt) (*image, error) {
 // is recorded in im.damage rather than returned, so that it can be
 // repaired.
 func parseLenient(r io.ReaderAt) (*image, error) {
+	im, err := scan(r)
+	if err != nil {
+		return im, err
+	}
+	return im, im.verifyUndo()
+}
+
+// scan is parseLenient without decoding the undo record (verifyUndo).
+func scan(r io.ReaderAt) (*image, error) {
 	im := &image{r: r}
 	var known bool
 	im.size, known = sizeOf(r)
@@ -416,14 +449,10 @@ func (im *image) findNote() error {
 		if ns.bitmapOff == 0 {
 			return badNote(int64(p.Off), "sysrestrict note segment has no NT_SYSRESTRICT_BITMAP note")
 		}
-		var undoOff int64
-		if r := ns.record(); r != nil {
-			undoOff = r.at
-		}
 		im.noteFound, im.scan = true, ns
 		im.note = Location{
 			Offset: ns.start, Size: ns.end - ns.start, Vaddr: p.Vaddr + uint64(ns.start) - p.Off,
-			Prog: i, Shared: ns.others > 0, BitmapOff: ns.bitmapOff, FlagsOff: ns.flagsOff, UndoOff: undoOff,
+			Prog: i, Shared: ns.others > 0, BitmapOff: ns.bitmapOff, FlagsOff: ns.flagsOff, UndoOff: ns.undoOff,
 		}
 	}
 	for i := range im.sects {
@@ -455,14 +484,25 @@ func (im *image) findNote() error {
 	if im.noteFound && !im.mapsFile(im.note.Vaddr, uint64(im.note.Offset), uint64(im.note.Size)) {
 		im.damaged(badNote(int64(im.phoff)+int64(im.note.Prog*im.phentsize), "the sysrestrict PT_NOTE's address %#x does not map its own bytes (the file was changed after stamping); stamp it again to repair it", im.note.Vaddr))
 	}
-	// The undo record is checked against the file once the stamp is known
-	// not to be damaged: a damaged stamp's record is never replayed.
-	if r := im.scan.record(); r != nil && im.damage == nil {
-		if err := im.checkUndo(r); err != nil {
-			return err
-		}
-	}
 	return im.damage
+}
+
+// verifyUndo decodes the undo record, if the note has one, and checks it
+// against the file once the stamp is known not to be damaged: a damaged
+// stamp's record is never replayed.
+func (im *image) verifyUndo() error {
+	if im.scan.undoOff == 0 || !im.noteFound {
+		return nil
+	}
+	dec, err := decodeUndo(im.scan.undoDesc, im.scan.undoOff, im.bo)
+	if err != nil {
+		return err
+	}
+	im.undo = &dec
+	if im.damage != nil {
+		return nil
+	}
+	return im.checkUndo(im.undo)
 }
 
 // checkLayout checks that every segment whose bytes lie inside a PT_LOAD

@@ -37,7 +37,7 @@ func (im *image) planRemove() (*Plan, error) {
 		return nil, fmt.Errorf("%w: the note was linked in at build time and shares its PT_NOTE with other notes; rebuild without it", ErrUnsupported)
 	}
 	p := &Plan{Strategy: StrategyRemove, Cut: im.size, Size: im.size, orig: im.size, Before: f.Set, After: bitmap.NewSet(f.ABI)}
-	rec := im.scan.record()
+	rec := im.undo
 	if rec == nil {
 		return im.removeLegacy(p)
 	}
@@ -76,7 +76,7 @@ func (im *image) checkRestored(p *Plan) error {
 		err = errors.New("it has no PT_LOAD")
 	}
 	if err != nil {
-		return &FormatError{Off: im.scan.record().at, Msg: fmt.Sprintf("the undo record restores a file the stamper could not have stamped (%v)", err), Err: ErrBadNote}
+		return &FormatError{Off: im.undo.at, Msg: fmt.Sprintf("the undo record restores a file the stamper could not have stamped (%v)", err), Err: ErrBadNote}
 	}
 	return nil
 }

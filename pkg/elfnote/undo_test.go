@@ -30,7 +30,7 @@ func stampedWithUndo(t *testing.T, name string) (stamped, orig []byte, im *image
 	if im, err = parse(bytes.NewReader(stamped)); err != nil {
 		t.Fatal(err)
 	}
-	if im.scan.record() == nil {
+	if im.undo == nil {
 		t.Fatalf("the stamped %s carries no undo record", name)
 	}
 	return stamped, orig, im
@@ -47,7 +47,7 @@ func TestUndoRecord(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := im.scan.record()
+			r := im.undo
 			got := [6]uint64{r.size, r.phoff, uint64(r.phnum), r.shoff, uint64(r.shnum), r.entry}
 			want := [6]uint64{uint64(len(orig)), o.phoff, uint64(o.phnum), o.shoff, uint64(o.shnum), o.getWord(orig[o.offEntry:])}
 			if got != want {
@@ -86,7 +86,7 @@ const anywhere = -1 << 40
 // the record, and PlanRemove must refuse too.
 func TestUndoRecordRefused(t *testing.T) {
 	_, _, probe := stampedWithUndo(t, "x86_64-pie")
-	first := probe.scan.record().list()[0]
+	first := probe.undo.list()[0]
 	for _, tc := range []struct {
 		name   string
 		at     int64 // where the error is, relative to the record (negative: from its end)
@@ -129,11 +129,11 @@ func TestUndoRecordRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b, _, im := stampedWithUndo(t, "x86_64-pie")
 			var kinds []uint16
-			for _, e := range im.scan.record().list() {
+			for _, e := range im.undo.list() {
 				kinds = append(kinds, e.kind)
 			}
-			if !slices.Equal(kinds, []uint16{undoZero, undoZero, undoCopy, undoData}) || im.scan.record().list()[3].n != 18 {
-				t.Fatalf("the record's entries are %+v; the test expects ZERO, ZERO, COPY, DATA (18 bytes)", im.scan.record().list())
+			if !slices.Equal(kinds, []uint16{undoZero, undoZero, undoCopy, undoData}) || im.undo.list()[3].n != 18 {
+				t.Fatalf("the record's entries are %+v; the test expects ZERO, ZERO, COPY, DATA (18 bytes)", im.undo.list())
 			}
 			descsz := int64(im.bo.Uint32(b[im.note.UndoOff-nhdrSize-int64(len(ownerName))+4:]))
 			if tc.name == "trailing bytes" {
@@ -169,7 +169,7 @@ func TestUndoRecordRefused(t *testing.T) {
 // a move-table layout) and returns its new size.
 func growUndo(t *testing.T, b []byte, im *image) int64 {
 	t.Helper()
-	if im.scan.record().strategy != StrategyMoveTable || !isZero(b[im.note.Offset+im.note.Size:][:4]) {
+	if im.undo.strategy != StrategyMoveTable || !isZero(b[im.note.Offset+im.note.Size:][:4]) {
 		t.Fatal("growUndo needs a move-table stamp with zeros after the note")
 	}
 	hdr := im.note.UndoOff - nhdrSize - int64(len(ownerName))
@@ -204,7 +204,7 @@ func TestUndoReplayChecked(t *testing.T) {
 		{"program header table overwritten", func(im *image, rec []byte) {
 			// The first ZERO entry restores the ELF header's neighbour:
 			// point it at the program header table.
-			im.bo.PutUint64(rec[undoHeadSize+8:], im.scan.record().phoff)
+			im.bo.PutUint64(rec[undoHeadSize+8:], im.undo.phoff)
 		}},
 		{"e_phoff into nothing", func(im *image, rec []byte) {
 			im.bo.PutUint64(rec[16:], 0)
@@ -232,7 +232,7 @@ func TestUndoReplayChecked(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := &Plan{Cut: im.size, Size: im.size, orig: im.size}
-			if err := im.replayUndo(p, im.scan.record()); err != nil {
+			if err := im.replayUndo(p, im.undo); err != nil {
 				t.Fatal(err)
 			}
 			if err := im.checkRestored(p); !errors.Is(err, ErrBadNote) {
@@ -301,7 +301,7 @@ func TestUndoRepaired(t *testing.T) {
 	}
 	repaired := p.Apply(bytes.Clone(b))
 	im2, err := parse(bytes.NewReader(repaired))
-	if err != nil || im2.scan.record() == nil || im2.scan.record().flags != undoInexact {
+	if err != nil || im2.undo == nil || im2.undo.flags != undoInexact {
 		t.Fatalf("repaired: %v; want an undo record marked inexact", err)
 	}
 	rm, err := PlanRemove(bytes.NewReader(repaired))
