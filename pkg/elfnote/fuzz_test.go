@@ -33,11 +33,28 @@ func fuzzSeeds(f *testing.F, add func(b []byte)) {
 	}
 }
 
+// mustClassify fails unless err matches one of the package's sentinel
+// errors or is a *FormatError: a caller can always tell what went wrong
+// without reading the message.
+func mustClassify(t *testing.T, err error) {
+	t.Helper()
+	var fe *FormatError
+	for _, s := range []error{ErrNotELF, ErrNoNote, ErrBadNote, ErrUnsupported, ErrNoRoom, ErrAppendedData} {
+		if errors.Is(err, s) {
+			return
+		}
+	}
+	if !errors.As(err, &fe) {
+		t.Fatalf("error %q (%T) is neither a sentinel of this package nor a *FormatError", err, err)
+	}
+}
+
 func FuzzRead(f *testing.F) {
 	fuzzSeeds(f, func(b []byte) { f.Add(b) })
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ef, err := Read(bytes.NewReader(data))
 		if err != nil {
+			mustClassify(t, err)
 			if ef != nil && (!errors.Is(err, ErrBadNote) || ef.Stamped) {
 				t.Fatalf("Read returned %+v with %v", ef, err)
 			}
@@ -84,6 +101,7 @@ func FuzzStamp(f *testing.F) {
 		set.SetDenyBeyond(beyond)
 		p, err := PlanStamp(bytes.NewReader(data), set)
 		if err != nil {
+			mustClassify(t, err)
 			return
 		}
 		if p.Size > int64(len(data))+64<<20 {

@@ -124,7 +124,7 @@ func scanNotes(seg []byte, base int64, align uint64, bo binary.ByteOrder) (noteS
 			continue
 		}
 		if !bytes.Equal(name, ownerName) {
-			return ns, badNote(off, "note owner %q is not %q with namesz 12", name, Owner)
+			return ns, badNote(off, "note owner %q (namesz %d) is not %q with its NUL (namesz %d)", name, namesz, Owner, len(ownerName))
 		}
 		if ns.ours == 0 {
 			ns.start = off

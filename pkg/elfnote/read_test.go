@@ -47,9 +47,15 @@ func TestReadNoSize(t *testing.T) {
 // TestReadRefuses changes one thing in a stamped file at a time: each
 // must make Read fail with ErrBadNote (fail closed).
 func TestReadRefuses(t *testing.T) {
+	// Where each error must point: the note segment, the header of the
+	// offending note, or the offending descriptor.
+	segment := func(im *image) int64 { return im.note.Offset }
+	second := func(im *image) int64 { return im.note.Offset + bitmapNoteSz }
+	flags := func(im *image) int64 { return im.note.FlagsOff }
 	for _, tc := range []struct {
 		name   string
 		change func(im *image, b []byte)
+		off    func(im *image) int64
 	}{
 		{"second PT_NOTE on the same bytes", func(im *image, b []byte) {
 			// Turn GNU_STACK (never needed to parse) into a copy of the note's PT_NOTE.
@@ -58,22 +64,22 @@ func TestReadRefuses(t *testing.T) {
 					im.encodeProg(b[im.phoff+uint64(i*im.phentsize):], im.progs[im.note.Prog])
 				}
 			}
-		}},
+		}, segment},
 		{"flags note turned into a second bitmap note", func(im *image, b []byte) {
 			im.bo.PutUint32(b[im.note.Offset+bitmapNoteSz+8:], NT_SYSRESTRICT_BITMAP)
-		}},
+		}, second},
 		{"reserved type", func(im *image, b []byte) {
 			im.bo.PutUint32(b[im.note.Offset+bitmapNoteSz+8:], 7)
-		}},
+		}, second},
 		{"unknown flag", func(im *image, b []byte) {
 			im.bo.PutUint32(b[im.note.FlagsOff:], 1<<5)
-		}},
+		}, flags},
 		{"owner without NUL", func(im *image, b []byte) {
 			im.bo.PutUint32(b[im.note.Offset:], 11)
-		}},
+		}, segment},
 		{"no bitmap note", func(im *image, b []byte) {
 			b[im.note.Offset+12+10] = 'X' // the bitmap note's owner: SysRestricX
-		}},
+		}, segment},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, im := stampedBytes(t)
@@ -85,6 +91,9 @@ func TestReadRefuses(t *testing.T) {
 			var fe *FormatError
 			if !errors.As(err, &fe) || fe.Off <= 0 {
 				t.Errorf("Read error %v is not a *FormatError with an offset", err)
+			}
+			if want := tc.off(im); fe != nil && fe.Off != want {
+				t.Errorf("Read error at offset %#x, want %#x: %v", fe.Off, want, err)
 			}
 		})
 	}
