@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +25,7 @@ const (
 	crashEnvStep  = "SYSRESTRICT_ELFNOTE_CRASH_STEP"
 	crashEnvNamed = "SYSRESTRICT_ELFNOTE_CRASH_NAMED"  // as without O_TMPFILE
 	crashEnvOut   = "SYSRESTRICT_ELFNOTE_CRASH_OUTPUT" // Options.Output
+	crashEnvLinks = "SYSRESTRICT_ELFNOTE_CRASH_LINKS"  // Options.Links, joined by filepath.ListSeparator
 )
 
 var crashSet = bitmap.NewSet(bitmap.X86_64, 59, 101, 200, 300)
@@ -33,10 +36,21 @@ func init() {
 		return
 	}
 	opts := Options{noTmpfile: os.Getenv(crashEnvNamed) != "", Output: os.Getenv(crashEnvOut)}
+	if l := os.Getenv(crashEnvLinks); l != "" {
+		opts.Links = filepath.SplitList(l)
+	}
 	if s := os.Getenv(crashEnvStep); s != "" {
+		// STEP, or STEP#K: the K-th time the write reaches STEP.
+		k := 1
+		if i := strings.IndexByte(s, '#'); i >= 0 {
+			k, _ = strconv.Atoi(s[i+1:])
+			s = s[:i]
+		}
 		opts.hook = func(step string) error {
 			if step == s {
-				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				if k--; k == 0 {
+					syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				}
 			}
 			return nil
 		}

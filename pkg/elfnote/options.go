@@ -26,6 +26,23 @@ type Options struct {
 	// write, as strip(1) does.
 	ModTime time.Time
 
+	// Links are the file's other names (its hard links) that must go on
+	// naming it. A write that replaces the file with a new one (the
+	// rename, docs/stamping.md) gives each of them the new file too,
+	// after the file itself: linked to a temporary name beside it and
+	// renamed over it, so that a name is at any instant the old file or
+	// the new one, never missing. Each must name the same file as name
+	// when the write starts, or the write fails before it begins.
+	// Ignored with Output.
+	Links []string
+
+	// KeepOtherNames: names of the file other than name and Links are not
+	// the caller's to change (a tool working on one tree, and a hard link
+	// to a file outside it). Such a file is never written in place, which
+	// would change it under every name: it is replaced, and the other
+	// names keep the old file.
+	KeepOtherNames bool
+
 	// hook, set by tests, runs before each step of a write; an error makes
 	// the step fail.
 	hook func(step string) error

@@ -102,10 +102,23 @@ func modifyOnce(target string, opts Options, plan func(*image) (*Plan, error)) (
 		return nil, err
 	}
 	res := &Result{Path: target, DryRun: opts.DryRun}
+	if opts.Output == "" {
+		if err := checkLinks(fi, opts.Links); err != nil {
+			return nil, err
+		}
+	}
 	if how == unix.LOCK_EX {
 		// Under the exclusive lock no other stamper is writing this file:
-		// a temporary file of its name is a killed stamper's.
+		// a temporary file of its name, or of one of its links' names, is
+		// a killed stamper's.
 		res.Reclaimed = reclaimTemp(target)
+		for _, l := range opts.Links {
+			if r := reclaimTemp(l); r != "" && res.Reclaimed != "" {
+				res.Reclaimed += " and " + r
+			} else if r != "" {
+				res.Reclaimed = r
+			}
+		}
 	}
 	im, err := parseLenient(f)
 	if err != nil {
@@ -122,7 +135,7 @@ func modifyOnce(target string, opts Options, plan func(*image) (*Plan, error)) (
 	if opts.DryRun || (!res.Changed && opts.Output == "") {
 		return res, nil
 	}
-	if opts.Output == "" && p.Strategy == StrategyRewrite && p.AddsOnly && !killedByWrite(f, fi) {
+	if opts.Output == "" && p.Strategy == StrategyRewrite && p.AddsOnly && !killedByWrite(f, fi) && !(opts.KeepOtherNames && hasOtherNames(fi, opts.Links)) {
 		err := writeInPlace(target, fi, p, &opts)
 		if !errors.Is(err, unix.ETXTBSY) {
 			res.InPlace, res.Output = true, target
@@ -348,18 +361,101 @@ func replace(src *os.File, fi os.FileInfo, dest string, p *Plan, locked bool, op
 	if err := tmp.link(); err != nil {
 		return nil, err
 	}
+	links := opts.Links
+	if !locked {
+		links = nil // -o: the input's links are not the output's
+	}
+	if len(links) > 0 {
+		// Until every link names the new file, a stamper that opens the
+		// file by its new name waits, as one that opened the old one does.
+		if err := flock(tmp.f, unix.LOCK_EX); err != nil {
+			return nil, fmt.Errorf("locking the new file: %w", err)
+		}
+	}
 	if err := opts.step("rename"); err != nil {
 		return nil, err
 	}
 	if err := os.Rename(tmp.name, dest); err != nil {
 		return nil, err
 	}
+	tmp.name = "" // renamed: nothing to remove any more
+	syncDir(dest)
+	if err := relink(tmp.f, fi, links, opts); err != nil {
+		return nil, err
+	}
 	tmp.f.Close()
-	if d, err := os.Open(filepath.Dir(dest)); err == nil {
-		d.Sync() // renamed; the directory fsync is best effort
+	return dropped, nil
+}
+
+// syncDir fsyncs the directory of name, best effort: the rename is done.
+func syncDir(name string) {
+	if d, err := os.Open(filepath.Dir(name)); err == nil {
+		d.Sync()
 		d.Close()
 	}
-	return dropped, nil
+}
+
+// checkLinks checks that every one of links is a name of the file fi.
+func checkLinks(fi os.FileInfo, links []string) error {
+	for _, l := range links {
+		lfi, err := os.Lstat(l)
+		if err != nil {
+			return fmt.Errorf("hard link %s: %w", l, err)
+		}
+		if !os.SameFile(lfi, fi) {
+			return fmt.Errorf("%s is not a hard link of the file", l)
+		}
+	}
+	return nil
+}
+
+// hasOtherNames reports whether the file fi has more names than one and
+// links.
+func hasOtherNames(fi os.FileInfo, links []string) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return !ok || uint64(st.Nlink) > uint64(1+len(links))
+}
+
+// relink gives each of links, the other names of the file old that was
+// just replaced by f, the new file: f is linked to the link's temporary
+// name (tempName) and that is renamed over it. A kill at any instant
+// leaves each name the old file or the new one, never missing; between
+// the two steps the temporary name is left, and the next stamp of the
+// file removes it (reclaimTemp). The caller holds the old file's lock and
+// f's: no other stamper is writing either.
+func relink(f *os.File, old os.FileInfo, links []string, opts *Options) error {
+	for _, l := range links {
+		if err := opts.step("relink"); err != nil {
+			return err
+		}
+		// Checked again: the names were checked before the write, but a
+		// name that no longer is the old file is not ours to replace.
+		if now, err := os.Lstat(l); err != nil || !os.SameFile(now, old) {
+			return fmt.Errorf("stamped, but its hard link %s changed meanwhile and was left as it is", l)
+		}
+		tmp := tempName(l)
+		link := func() error {
+			return unix.Linkat(unix.AT_FDCWD, procFd(int(f.Fd())), unix.AT_FDCWD, tmp, unix.AT_SYMLINK_FOLLOW)
+		}
+		err := link()
+		if errors.Is(err, unix.EEXIST) {
+			os.Remove(tmp) // a killed stamper's (the caller holds the locks)
+			err = link()
+		}
+		if err != nil {
+			return fmt.Errorf("stamped, but its hard link %s still names the old file: linking %s: %w", l, tmp, err)
+		}
+		if err := opts.step("relink-rename"); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+		if err := os.Rename(tmp, l); err != nil {
+			os.Remove(tmp)
+			return fmt.Errorf("stamped, but its hard link %s still names the old file: %w", l, err)
+		}
+		syncDir(l)
+	}
+	return nil
 }
 
 // copyMetadata gives dst src's owner, mode (setuid, setgid and sticky
