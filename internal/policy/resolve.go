@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/sysrestrict/sysrestrict/pkg/elfnote"
 )
 
 // A Target is a regular ELF file under the root with the rules that apply
@@ -19,6 +21,8 @@ type Target struct {
 	Links []string // its other names under the root (hard links), relative
 	Rules []*Rule  // the rules that apply, in file order; empty if skipped
 	Skip  bool     // a skip rule matched one of its names
+
+	Executable bool // an x bit is set: --strict wants a rule for it
 }
 
 // Args returns the options of every rule that applies, in file order, as
@@ -34,9 +38,16 @@ func (t *Target) Args() []string {
 // A Tree is what a policy makes of a root: the files its rules apply to,
 // and the executable ELF files no rule covers.
 type Tree struct {
-	Targets   []*Target // matched by a rule that is not skip, in walk order
-	Skipped   []*Target // matched by a skip rule
-	Uncovered []string  // executable ELF files (an x bit set) no rule matched, relative
+	Files     []*Target // every regular ELF file, one per inode, in walk order
+	Targets   []*Target // those a rule that is not skip matched
+	Skipped   []*Target // those a skip rule matched
+	Uncovered []string  // executable ELF files no rule matched, relative
+
+	// Leftovers are files named as a stamper names the file it is about
+	// to rename over another (elfnote.IsTemp), relative: a killed
+	// stamper's. They are no part of the tree: no rule matches them, and
+	// they are nobody's hard link.
+	Leftovers []string
 }
 
 // A RuleError is a rule that matches no file.
@@ -59,9 +70,13 @@ func (p *Policy) Resolve(root string) (*Tree, error) {
 	if len(p.Rules) == 0 {
 		return nil, fmt.Errorf("%s: %w", p.Name, ErrNoRules)
 	}
-	fi, err := os.Stat(root)
+	fi, err := os.Lstat(root)
 	if err != nil {
 		return nil, err
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		// WalkDir would not follow it, and the tree would look empty.
+		return nil, fmt.Errorf("%s: a symlink: give the directory it points to", root)
 	}
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("%s: not a directory", root)
@@ -70,13 +85,20 @@ func (p *Policy) Resolve(root string) (*Tree, error) {
 	byInode := map[inode]*Target{}
 	matched := make([]bool, len(p.Rules))
 	tree := &Tree{}
-	var all []*Target
-	executable := map[*Target]bool{}
 	err = filepath.WalkDir(root, func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if !d.Type().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(root, name)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if elfnote.IsTemp(name) {
+			tree.Leftovers = append(tree.Leftovers, rel)
 			return nil
 		}
 		fi, err := d.Info()
@@ -90,12 +112,7 @@ func (p *Policy) Resolve(root string) (*Tree, error) {
 		if !elf {
 			return nil
 		}
-		rel, err := filepath.Rel(root, name)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		t := &Target{Path: name, Rel: rel}
+		t := &Target{Path: name, Rel: rel, Executable: fi.Mode()&0o111 != 0}
 		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
 			key := inode{uint64(st.Dev), st.Ino}
 			if first := byInode[key]; first != nil {
@@ -104,16 +121,13 @@ func (p *Policy) Resolve(root string) (*Tree, error) {
 			}
 			byInode[key] = t
 		}
-		all = append(all, t)
-		if fi.Mode()&0o111 != 0 {
-			executable[t] = true
-		}
+		tree.Files = append(tree.Files, t)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("walking %s: %w", root, err)
 	}
-	for _, t := range all {
+	for _, t := range tree.Files {
 		names := append([]string{t.Rel}, t.Links...)
 		for i := range p.Rules {
 			r := &p.Rules[i]
@@ -135,7 +149,7 @@ func (p *Policy) Resolve(root string) (*Tree, error) {
 			tree.Skipped = append(tree.Skipped, t)
 		case len(t.Rules) > 0:
 			tree.Targets = append(tree.Targets, t)
-		case executable[t]:
+		case t.Executable:
 			tree.Uncovered = append(tree.Uncovered, t.Rel)
 		}
 	}

@@ -24,13 +24,23 @@ const (
 )
 
 // usageError marks an error as a usage error: exit 2, nothing touched.
-type usageError struct{ err error }
+// located: the message names the policy file and line at fault, so it
+// needs no pointer to --help.
+type usageError struct {
+	err     error
+	located bool
+}
 
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, args ...any) error {
-	return usageError{fmt.Errorf(format, args...)}
+	return usageError{err: fmt.Errorf(format, args...)}
+}
+
+// locatedf is a usage error whose message names the policy file and line.
+func locatedf(format string, args ...any) error {
+	return usageError{err: fmt.Errorf(format, args...), located: true}
 }
 
 // failed reports that some files failed; each failure was already
@@ -59,12 +69,22 @@ start with -). --check without --deny, --allow or --allow-profile checks
 that every FILE carries a valid, intact note. Files are worked on -j at a
 time; the output is in FILE order, the same for every -j.
 
+With --policy FILE --root DIR, the FILEs are those under DIR that the
+rules of the policy FILE match, each stamped (or checked) with the options
+of every rule that matches it: one rule a line, a glob relative to DIR then
+--deny, --allow, --allow-profile or --replace (paths relative to FILE), or
+skip. Symlinks are not followed; hard links are stamped once and stay one
+file. --strict also fails on every executable ELF file under DIR no rule
+covers. Errors name the policy file and line. See docs/policy.md.
+
 Examples:
    sysrestrict-stamp --deny @exec,ptrace ./server
    sysrestrict-stamp --allow-profile server.profile.json ./server
    sysrestrict-stamp ./server --show --json
    sysrestrict-stamp --check --deny @exec ./dist/bin/*
    sysrestrict-stamp --check ./dist/bin/*
+   sysrestrict-stamp --policy debian/pkg.sysrestrict --root debian/pkg
+   sysrestrict-stamp --check --strict --policy debian/pkg.sysrestrict --root debian/pkg
 
 Exit status: 0 all files done; 1 a file failed or --check found one short
 (the other files are still processed); 2 usage error, including a LIST
@@ -84,7 +104,7 @@ func New(stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
 		Name:            "sysrestrict-stamp",
 		Usage:           "put a syscall restriction note into ELF binaries",
-		UsageText:       "sysrestrict-stamp [options] [--] FILE...",
+		UsageText:       "sysrestrict-stamp [options] [--] FILE...\nsysrestrict-stamp [--check [--strict]] --policy FILE --root DIR",
 		Description:     description,
 		Version:         version.Version,
 		Writer:          stdout,
@@ -107,12 +127,15 @@ func New(stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "json", Usage: "machine-readable output: one JSON object per file"},
 			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: runtime.NumCPU(), DefaultText: "the number of CPUs",
 				Usage: "work on `N` files at a time; the output is in FILE order whatever N"},
+			&cli.StringFlag{Name: "policy", Usage: "stamp (or --check, --show) every file under --root that a rule of the policy `FILE` matches, with that rule's options (docs/policy.md)"},
+			&cli.StringFlag{Name: "root", Usage: "the `DIR` whose files the rules of --policy name (an install tree: debian/PKG, %{buildroot})"},
+			&cli.BoolFlag{Name: "strict", Usage: "with --policy: also fail on every executable ELF file under --root that no rule covers"},
 		},
 		Action: func(c *cli.Context) error {
 			return run(c, stdout, stderr)
 		},
 		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
-			return usageError{err}
+			return usageError{err: err}
 		},
 	}
 }
@@ -135,8 +158,14 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	case errors.As(err, &f):
 		return ExitFailed
 	case errors.As(err, &u):
-		fmt.Fprintf(stderr, "sysrestrict-stamp: %v\n", err)
-		fmt.Fprintf(stderr, "Run 'sysrestrict-stamp --help' for usage.\n")
+		// Several errors (every rule of a policy that matches no file)
+		// come one a line.
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(stderr, "sysrestrict-stamp: %s\n", line)
+		}
+		if !u.located {
+			fmt.Fprintf(stderr, "Run 'sysrestrict-stamp --help' for usage.\n")
+		}
 		return ExitUsage
 	default:
 		fmt.Fprintf(stderr, "sysrestrict-stamp: %v\n", err)
@@ -159,7 +188,7 @@ func run(c *cli.Context, stdout, stderr io.Writer) error {
 	if c.Bool("list-syscalls") || c.Bool("list-groups") {
 		abi, err := bitmap.ParseABI(c.String("arch"))
 		if err != nil {
-			return usageError{err}
+			return usageError{err: err}
 		}
 		if c.NArg() > 0 {
 			return usagef("--list-syscalls and --list-groups take no FILE")
@@ -198,13 +227,19 @@ func run(c *cli.Context, stdout, stderr io.Writer) error {
 		}
 	}
 	req := &request{
-		deny:     c.StringSlice("deny"),
-		allow:    c.StringSlice("allow"),
-		profiles: c.StringSlice("allow-profile"),
-		replace:  c.Bool("replace"),
+		parts: []*part{{
+			deny:     c.StringSlice("deny"),
+			allow:    c.StringSlice("allow"),
+			profiles: c.StringSlice("allow-profile"),
+		}},
+		replace: c.Bool("replace"),
 	}
 	files := c.Args().Slice()
 	hasLists := req.hasLists()
+	polName, root, strict := c.String("policy"), c.String("root"), c.Bool("strict")
+	if polName != "" || root != "" || strict {
+		return runPolicy(c, s, polName, root, strict, files, hasLists || req.replace, stdout, stderr)
+	}
 	switch {
 	case len(files) == 0:
 		return usagef("no FILE given")
@@ -223,7 +258,7 @@ func run(c *cli.Context, stdout, stderr io.Writer) error {
 	case m == modeStamp && !hasLists && !req.replace:
 		return usagef("nothing to do: give --deny, --allow or --allow-profile (or --show, --check, --remove)")
 	}
-	if err := req.load(); err != nil {
+	if err := req.parts[0].load(); err != nil {
 		return err
 	}
 
@@ -235,8 +270,47 @@ func run(c *cli.Context, stdout, stderr io.Writer) error {
 	if err := s.run(jobs, out.render); err != nil {
 		return err
 	}
-	if len(out.failed) > 0 {
-		return failed{out.failed}
+	return out.status()
+}
+
+// runPolicy runs --policy FILE --root DIR: a job for every target the
+// policy finds under DIR (SPEC section 6, policy.go).
+func runPolicy(c *cli.Context, s settings, polName, root string, strict bool, files []string, cmdLists bool, stdout, stderr io.Writer) error {
+	switch {
+	case polName == "" || root == "":
+		return usagef("--policy FILE and --root DIR go together")
+	case len(files) > 0:
+		return usagef("--policy takes no FILE: its rules name the files under --root (got %s)", files[0])
+	case cmdLists:
+		return usagef("with --policy, --deny, --allow, --allow-profile and --replace go in the policy file's rules")
+	case s.mode == modeRemove || s.output != "":
+		return usagef("--policy goes with stamping, --check or --show, not %s", map[bool]string{true: "--remove", false: "--output"}[s.mode == modeRemove])
+	case s.mode == modeShow && (strict || s.dryRun):
+		return usagef("--show takes no --strict or --dry-run")
+	case s.mode == modeCheck && s.dryRun:
+		return usagef("--check changes nothing: --dry-run does not apply")
+	case s.workers < 1:
+		return usagef("-j %d: give at least 1", s.workers)
+	}
+	pr, err := loadPolicy(polName, root, strict, c.App.Flags)
+	if err != nil {
+		return err
+	}
+	out := &renderer{stdout: stdout, stderr: stderr, quiet: c.Bool("quiet"), json: c.Bool("json"), settings: s}
+	if err := s.run(pr.jobs, out.render); err != nil {
+		return err
+	}
+	for _, r := range leftoverResults(pr.leftovers, s.mode) {
+		out.render(r)
+	}
+	return out.status()
+}
+
+// status is the run's error once every result is rendered: nil, or failed
+// with every failed file's error.
+func (p *renderer) status() error {
+	if len(p.failed) > 0 {
+		return failed{p.failed}
 	}
 	return nil
 }

@@ -33,6 +33,7 @@ type result struct {
 	file *elfnote.File // show, check: the file as read
 
 	res      *elfnote.Result // stamp, remove
+	links    []string        // stamp: the file's hard links, which name the stamped file too
 	noNote   bool            // remove: there was no note to remove
 	repaired error           // stamp: the damage that restamping repaired
 
@@ -93,6 +94,7 @@ type fileJSON struct {
 	Error      string   `json:"error,omitempty"`
 	Warnings   []string `json:"warnings,omitempty"`
 	Dropped    []string `json:"dropped,omitempty"` // extended attributes the written file did not keep
+	Links      []string `json:"links,omitempty"`   // --policy: the file's other names under the root
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -113,6 +115,7 @@ func (r *result) record(s settings) fileJSON {
 			rec.Warnings = append(rec.Warnings, w.Msg)
 		}
 		rec.Dropped = r.res.Dropped
+		rec.Links = r.links
 		return rec
 	case modeRemove:
 		if r.noNote {
@@ -169,7 +172,7 @@ func (p *renderer) render(r result) {
 		p.warn(r.name, r.warnings)
 		p.written(r.name, r.res)
 		if !p.json && !p.quiet {
-			p.stamped(r.name, r.res)
+			p.stamped(r.name, r.res, r.links)
 		}
 	case modeRemove:
 		p.written(r.name, r.res)
@@ -229,7 +232,7 @@ func (p *renderer) warn(name string, ws []bitmap.Warning) {
 }
 
 // stamped reports a stamp.
-func (p *renderer) stamped(name string, r *elfnote.Result) {
+func (p *renderer) stamped(name string, r *elfnote.Result, links []string) {
 	added, lifted := r.After.Difference(r.Before), r.Before.Difference(r.After)
 	if p.output != "" {
 		name += " -> " + p.output
@@ -263,6 +266,9 @@ func (p *renderer) stamped(name string, r *elfnote.Result) {
 	suffix := ""
 	if p.dryRun && r.Changed {
 		suffix = " (dry run: nothing written)"
+	}
+	if len(links) > 0 {
+		total += "; hard links kept: " + strings.Join(links, ", ")
 	}
 	fmt.Fprintf(p.stdout, "%s: %s; %s%s\n", name, what, total, suffix)
 }

@@ -12,68 +12,96 @@ import (
 )
 
 // request is what is asked of one FILE: the restrictions to add and how.
-// Every FILE of a command line shares one; a policy file (SPEC section 6)
-// gives each FILE its own.
+// Every FILE of a command line shares one, made of one part; with a
+// policy file (SPEC section 6) every target has the request of the rules
+// that match it, a part for each rule, and targets matched by the same
+// rules share one.
 type request struct {
-	deny, allow, profiles []string
-	replace               bool
-
-	loaded []*profile.Profile // the --allow-profile files, read by load
+	parts   []*part
+	replace bool
 
 	mu    sync.Mutex
 	byABI map[bitmap.ABI]bitmap.Set // restrictions, resolved once per ABI
 }
 
-func (r *request) hasLists() bool { return len(r.deny)+len(r.allow)+len(r.profiles) > 0 }
+// part is LISTs given together: on the command line, or on one line of a
+// policy file. Each resolves on its own, so that an error can name where
+// the LIST was written.
+type part struct {
+	origin                string // "FILE:LINE" of a policy rule; "" for the command line
+	deny, allow, profiles []string
+	loaded                []*profile.Profile // the --allow-profile files, read by load
+}
 
-// load reads the request's profiles. A profile that cannot be read is a
-// usage error: no file has been touched yet.
-func (r *request) load() error {
-	for _, name := range r.profiles {
-		p, err := profile.ReadFile(name)
-		if err != nil {
-			return usagef("--allow-profile %s: %w", name, err)
+func (r *request) hasLists() bool {
+	for _, p := range r.parts {
+		if len(p.deny)+len(p.allow)+len(p.profiles) > 0 {
+			return true
 		}
-		r.loaded = append(r.loaded, p)
+	}
+	return false
+}
+
+// load reads the part's profiles. A profile that cannot be read is a
+// usage error: no file has been touched yet.
+func (p *part) load() error {
+	for _, name := range p.profiles {
+		pr, err := profile.ReadFile(name)
+		if err != nil {
+			return p.usagef("--allow-profile %s: %w", name, err)
+		}
+		p.loaded = append(p.loaded, pr)
 	}
 	return nil
 }
 
+// usagef is a usage error about the part, naming its policy line.
+func (p *part) usagef(format string, args ...any) error {
+	if p.origin != "" {
+		return locatedf(p.origin+": "+format, args...)
+	}
+	return usagef(format, args...)
+}
+
 // restrictions returns what the request restricts on abi: the --deny
 // syscalls, plus, with --allow or --allow-profile, everything the allowlist
-// does not keep. A list that does not resolve is a usage error. Each ABI's
-// result is computed once, however many files of it there are, and jobs
-// may ask concurrently.
-func (r *request) restrictions(abi bitmap.ABI) (bitmap.Set, error) {
+// does not keep. The parts combine as repeated options do: denied syscalls
+// are joined, and so are allowed ones. A list that does not resolve is a
+// usage error: errOf says for which file. Each ABI's result is computed
+// once, however many files of it there are, and jobs may ask
+// concurrently.
+func (r *request) restrictions(abi bitmap.ABI, errOf func(origin string, err error) error) (bitmap.Set, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if s, ok := r.byABI[abi]; ok {
 		return s, nil
 	}
 	s := bitmap.NewSet(abi)
-	if len(r.deny) > 0 {
-		d, err := bitmap.Parse(abi, r.deny...)
-		if err != nil {
-			return s, usagef("--deny: %w", err)
-		}
-		s = s.Union(d)
-	}
-	if len(r.allow) > 0 || len(r.loaded) > 0 {
-		allowed := bitmap.NewSet(abi)
-		if len(r.allow) > 0 {
-			a, err := bitmap.ParseAllow(abi, r.allow...)
+	allowed, allowlist := bitmap.NewSet(abi), false
+	for _, p := range r.parts {
+		if len(p.deny) > 0 {
+			d, err := bitmap.Parse(abi, p.deny...)
 			if err != nil {
-				return s, usagef("--allow: %w", err)
+				return s, errOf(p.origin, fmt.Errorf("--deny: %w", err))
 			}
-			allowed = allowed.Union(a)
+			s = s.Union(d)
 		}
-		for i, p := range r.loaded {
-			ps, err := p.Set(abi)
+		if len(p.allow) > 0 {
+			a, err := bitmap.ParseAllow(abi, p.allow...)
+			if err != nil {
+				return s, errOf(p.origin, fmt.Errorf("--allow: %w", err))
+			}
+			allowed, allowlist = allowed.Union(a), true
+		}
+		for i, pr := range p.loaded {
+			ps, err := pr.Set(abi)
 			if err != nil && !errors.Is(err, profile.ErrBeyond) {
-				return s, usagef("--allow-profile %s: %w", r.profiles[i], err)
+				return s, errOf(p.origin, fmt.Errorf("--allow-profile %s: %w", p.profiles[i], err))
 			}
-			allowed = allowed.Union(ps)
+			allowed, allowlist = allowed.Union(ps), true
 		}
+	}
+	if allowlist {
 		s = s.Union(bitmap.Allowlist(allowed))
 	}
 	if r.byABI == nil {
@@ -87,6 +115,14 @@ func (r *request) restrictions(abi bitmap.ABI) (bitmap.Set, error) {
 type job struct {
 	name string
 	req  *request
+
+	// With --policy: the file's other names under the root (hard
+	// links), which go on naming it; inTree: names outside the root are
+	// not the run's to change (elfnote.Options.KeepOtherNames).
+	links  []string
+	inTree bool
+
+	fail error // the job fails with this, the file untouched (--strict)
 }
 
 // staged is a job after its first phase: its file read and its request
@@ -110,6 +146,10 @@ type staged struct {
 // for them a damaged stamp is a failure.
 func (s *settings) prepare(j job, index int) (staged, error) {
 	st := staged{job: j, id: idOf(j.name, index)}
+	if j.fail != nil {
+		st.done = &result{name: j.name, mode: s.mode, err: j.fail}
+		return st, nil
+	}
 	if s.mode == modeRemove {
 		return st, nil // elfnote.Remove reads the file under its lock
 	}
@@ -126,10 +166,13 @@ func (s *settings) prepare(j job, index int) (staged, error) {
 	if s.mode == modeShow {
 		return st, nil
 	}
-	if st.want, err = j.req.restrictions(f.ABI); err != nil {
-		return st, fmt.Errorf("%s (%s): %w", j.name, f.ABI, err)
-	}
-	return st, nil
+	st.want, err = j.req.restrictions(f.ABI, func(origin string, err error) error {
+		if origin != "" {
+			return locatedf("%s: %s (%s): %w", origin, j.name, f.ABI, err)
+		}
+		return usagef("%s (%s): %w", j.name, f.ABI, err)
+	})
+	return st, err
 }
 
 // finish is a job's second phase: do what the mode says to the file and
@@ -156,11 +199,13 @@ func (s *settings) finish(st staged) result {
 	case modeStamp:
 		// The union with the note already there is taken by Stamp, under
 		// the file's lock, so that concurrent stamps never lose one.
-		res, err := elfnote.Stamp(st.name, st.want, elfnote.Options{Replace: st.req.replace, Output: s.output, DryRun: s.dryRun, ModTime: s.modTime})
+		res, err := elfnote.Stamp(st.name, st.want, elfnote.Options{Replace: st.req.replace, Output: s.output, DryRun: s.dryRun, ModTime: s.modTime,
+			Links: st.links, KeepOtherNames: st.inTree})
 		if err != nil {
 			r.err = err
 			return r
 		}
+		r.links = st.links
 		r.res, r.repaired = res, st.damage
 		r.warnings = bitmap.Warnings(res.After)
 	}
