@@ -267,7 +267,7 @@ func run(c *cli.Context, stdout, stderr io.Writer) error {
 		jobs[i] = job{name: name, req: req}
 	}
 	out := &renderer{stdout: stdout, stderr: stderr, quiet: c.Bool("quiet"), json: asJSON, settings: s}
-	if err := s.run(jobs, out.render); err != nil {
+	if err := s.run(jobs, out.render, newProgress(stderr, out.quiet, out.json)); err != nil {
 		return err
 	}
 	return out.status()
@@ -297,7 +297,7 @@ func runPolicy(c *cli.Context, s settings, polName, root string, strict bool, fi
 		return err
 	}
 	out := &renderer{stdout: stdout, stderr: stderr, quiet: c.Bool("quiet"), json: c.Bool("json"), settings: s}
-	if err := s.run(pr.jobs, out.render); err != nil {
+	if err := s.run(pr.jobs, out.render, newProgress(stderr, out.quiet, out.json)); err != nil {
 		return err
 	}
 	for _, r := range leftoverResults(pr.leftovers, s.mode) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 	"github.com/sysrestrict/sysrestrict/pkg/elfnote"
@@ -214,21 +215,41 @@ func (s *settings) finish(st staged) result {
 
 // run runs every job in its two phases on up to s.workers goroutines and
 // hands each result to emit, in FILE order, as soon as it and every
-// result before it are done. emit runs on the caller's goroutine only.
+// result before it are done. emit runs on the caller's goroutine only, as
+// does meter, which shows how far the run is (nil: nothing shown) and is
+// hidden before each emit.
 //
 // Phase one runs for every job before phase two starts, so that a usage
 // error stops the run before any file is written; run returns the first
 // (in FILE order). In phase two the jobs on one file run one after
 // another in FILE order: with the same file named twice, or a link and its
 // target, what each reports is the same for every number of workers.
-func (s *settings) run(jobs []job, emit func(result)) error {
+func (s *settings) run(jobs []job, emit func(result), meter *progress) error {
+	var tick <-chan time.Time
+	if meter != nil {
+		t := time.NewTicker(progressEvery)
+		defer t.Stop()
+		tick = t.C
+	}
 	stage := make([]staged, len(jobs))
 	errs := make([]error, len(jobs))
-	parallel(len(jobs), s.workers, func(i int) {
+	prepared := make(chan struct{}, len(jobs))
+	go parallel(len(jobs), s.workers, func(i int) {
 		stage[i], errs[i] = s.prepare(jobs[i], i)
+		prepared <- struct{}{}
 	})
+	for n := 0; n < len(jobs); {
+		select {
+		case <-prepared:
+			n++
+			meter.update("reading", n, len(jobs))
+		case <-tick:
+			meter.update("reading", n, len(jobs))
+		}
+	}
 	for _, err := range errs {
 		if err != nil {
+			meter.hide()
 			return err
 		}
 	}
@@ -254,15 +275,27 @@ func (s *settings) run(jobs []job, emit func(result)) error {
 			done <- i
 		}
 	})
+	verb := map[mode]string{modeStamp: "stamping", modeRemove: "removing", modeShow: "reading", modeCheck: "checking"}[s.mode]
 	ready := make([]bool, len(jobs))
 	next := 0
-	for range jobs {
-		ready[<-done] = true
-		for next < len(jobs) && ready[next] {
-			emit(results[next])
-			next++
+	for n := 0; n < len(jobs); {
+		select {
+		case i := <-done:
+			n++
+			ready[i] = true
+			if ready[next] {
+				meter.hide()
+			}
+			for next < len(jobs) && ready[next] {
+				emit(results[next])
+				next++
+			}
+			meter.update(verb, n, len(jobs))
+		case <-tick:
+			meter.update(verb, n, len(jobs))
 		}
 	}
+	meter.hide()
 	return nil
 }
 
