@@ -2,12 +2,15 @@ package stampcli
 
 import (
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -390,5 +393,76 @@ func TestPolicySameForEveryJ(t *testing.T) {
 	}
 	if !cmp.Equal(trees[0], trees[1]) {
 		t.Errorf("-j 1 and -j 8 leave different trees")
+	}
+}
+
+// TestPolicyDeterministic: the same files, in two trees at different
+// paths, created in opposite orders, stamped at different times with
+// different -j, give the same bytes and the same output; with
+// SOURCE_DATE_EPOCH the same modification times too (SPEC section 2).
+func TestPolicyDeterministic(t *testing.T) {
+	type file struct {
+		name string
+		b    []byte
+		mode fs.FileMode
+	}
+	var files []file
+	for i, fx := range []string{"x86_64-pie", "aarch64-pie", "x86_64-exec", "go-pie", "arm-pie", "x86_64-static", "x86_64-pie-lld"} {
+		b, err := os.ReadFile(filepath.Join(fixtureDir, fx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, file{fmt.Sprintf("usr/bin/%d-%s", i, fx), b, 0o755})
+	}
+	for i, f := range machineELF(t, 8, 64<<10) {
+		files = append(files, file{fmt.Sprintf("%s/m%d-%s", f.dir, i, filepath.Base(f.path)), f.b, f.mode})
+	}
+	pol := filepath.Join(t.TempDir(), "p.sysrestrict")
+	writePolicy(t, pol, "usr/**  --deny @mount,@debug\nusr/bin/* --allow @system-service\n")
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+
+	build := func(root string, reverse bool) {
+		order := slices.Clone(files)
+		if reverse {
+			slices.Reverse(order)
+		}
+		for _, f := range order {
+			p := filepath.Join(root, f.name)
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			if err := os.WriteFile(p, f.b, f.mode); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// One file under two names.
+		if err := os.Link(filepath.Join(root, files[0].name), filepath.Join(root, "usr/bin/zz-link")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := filepath.Join(t.TempDir(), "a")
+	b := filepath.Join(t.TempDir(), "some", "deeper", "path", "b")
+	build(a, false)
+	build(b, true)
+	_, outA, errA := stampRun(t, "-j", "1", "--policy", pol, "--root", a)
+	time.Sleep(1100 * time.Millisecond) // another second of the clock
+	_, outB, errB := stampRun(t, "-j", "4", "--policy", pol, "--root", b)
+	if strings.ReplaceAll(outA+errA, a, "ROOT") != strings.ReplaceAll(outB+errB, b, "ROOT") {
+		t.Errorf("the two trees' output differs:\n%s%s\n---\n%s%s", outA, errA, outB, errB)
+	}
+	if !strings.Contains(outA, "hard links kept") {
+		t.Errorf("the stamp did not keep the hard link: %s", outA)
+	}
+	for _, f := range append(files, file{name: "usr/bin/zz-link"}) {
+		pa, pb := filepath.Join(a, f.name), filepath.Join(b, f.name)
+		if string(mustRead(t, pa)) != string(mustRead(t, pb)) {
+			t.Errorf("%s differs between the two trees", f.name)
+		}
+		fa, _ := os.Stat(pa)
+		fb, _ := os.Stat(pb)
+		if !fa.ModTime().Equal(time.Unix(1700000000, 0)) || !fb.ModTime().Equal(fa.ModTime()) {
+			t.Errorf("%s: modification times %v and %v, want SOURCE_DATE_EPOCH", f.name, fa.ModTime(), fb.ModTime())
+		}
+		if f.b != nil && string(mustRead(t, pa)) == string(f.b) {
+			t.Errorf("%s was not stamped", f.name)
+		}
 	}
 }
