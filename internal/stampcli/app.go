@@ -214,7 +214,7 @@ func run(c *cli.Context, stdout, stderr io.Writer) error {
 		return usagef("%s cannot be combined", strings.Join(modes, " and "))
 	}
 
-	s := settings{mode: m, output: c.String("output"), dryRun: c.Bool("dry-run"), workers: c.Int("jobs")}
+	s := settings{mode: m, output: c.String("output"), dryRun: c.Bool("dry-run"), workers: c.Int("jobs"), dirs: &dirSet{}}
 	if v, ok := os.LookupEnv("SOURCE_DATE_EPOCH"); ok && v != "" {
 		// The reproducible-builds convention: every time a build writes is
 		// clamped to the source's (https://reproducible-builds.org/specs/source-date-epoch/).

@@ -21,6 +21,7 @@ type settings struct {
 	dryRun  bool
 	workers int       // -j
 	modTime time.Time // a written file's mtime: SOURCE_DATE_EPOCH, or zero for the time of the write
+	dirs    *dirSet   // the directories the run renamed files in, fsynced once at its end
 }
 
 // result is what a job did to its file: everything the renderer says

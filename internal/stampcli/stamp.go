@@ -3,6 +3,8 @@ package stampcli
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -189,7 +191,7 @@ func (s *settings) finish(st staged) result {
 		have := st.f.Set.WithABI(st.f.ABI)
 		r.missing = st.want.Difference(have)
 	case modeRemove:
-		res, err := elfnote.Remove(st.name, elfnote.Options{Output: s.output, DryRun: s.dryRun, ModTime: s.modTime})
+		res, err := elfnote.Remove(st.name, elfnote.Options{Output: s.output, DryRun: s.dryRun, ModTime: s.modTime, DirSynced: s.dirSynced()})
 		switch {
 		case errors.Is(err, elfnote.ErrNoNote):
 			r.noNote = true
@@ -201,7 +203,7 @@ func (s *settings) finish(st staged) result {
 		// The union with the note already there is taken by Stamp, under
 		// the file's lock, so that concurrent stamps never lose one.
 		res, err := elfnote.Stamp(st.name, st.want, elfnote.Options{Replace: st.req.replace, Output: s.output, DryRun: s.dryRun, ModTime: s.modTime,
-			Links: st.links, KeepOtherNames: st.inTree})
+			Links: st.links, KeepOtherNames: st.inTree, DirSynced: s.dirSynced()})
 		if err != nil {
 			r.err = err
 			return r
@@ -296,7 +298,44 @@ func (s *settings) run(jobs []job, emit func(result), meter *progress) error {
 		}
 	}
 	meter.hide()
+	s.dirs.sync(s.workers)
 	return nil
+}
+
+// dirSynced is elfnote.Options.DirSynced for the run.
+func (s *settings) dirSynced() func(string) {
+	if s.dirs == nil {
+		return nil
+	}
+	return s.dirs.add
+}
+
+// dirSet is the directories a run renamed files in. Each is fsynced once,
+// at the end of the run, rather than after each rename
+// (elfnote.Options.DirSynced): a directory of a thousand files costs one
+// fsync, not a thousand. A nil *dirSet leaves each to elfnote.
+type dirSet struct {
+	mu sync.Mutex
+	m  map[string]bool
+}
+
+// add is elfnote.Options.DirSynced; jobs call it concurrently.
+func (d *dirSet) add(dir string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.m == nil {
+		d.m = map[string]bool{}
+	}
+	d.m[dir] = true
+}
+
+// sync fsyncs every directory added, on up to workers goroutines.
+func (d *dirSet) sync(workers int) {
+	if d == nil {
+		return
+	}
+	dirs := slices.Sorted(maps.Keys(d.m))
+	parallel(len(dirs), workers, func(i int) { elfnote.SyncDir(dirs[i]) })
 }
 
 // parallel calls fn(i) for every i in [0, n) on up to workers goroutines

@@ -215,3 +215,27 @@ func TestIsTemp(t *testing.T) {
 		}
 	}
 }
+
+// TestDirSynced: with Options.DirSynced the directories whose entries a
+// write replaced are handed to the caller, the target's and each link's,
+// and none for a write in place.
+func TestDirSynced(t *testing.T) {
+	for _, tc := range []struct {
+		fixture string
+		inPlace bool
+	}{{"x86_64-pie", false}, {"x86_64-note-valid-flags", true}} {
+		names := linked(t, tc.fixture)
+		var dirs []string
+		_, err := Stamp(names[0], bitmap.NewSet(bitmap.X86_64, 200), Options{Links: names[1:], DirSynced: func(d string) { dirs = append(dirs, d) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{filepath.Dir(names[0]), filepath.Dir(names[1]), filepath.Dir(names[2])}
+		if tc.inPlace {
+			want = nil
+		}
+		if fmt.Sprint(dirs) != fmt.Sprint(want) {
+			t.Errorf("%s: DirSynced got %v, want %v", tc.fixture, dirs, want)
+		}
+	}
+}

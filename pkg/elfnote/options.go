@@ -43,6 +43,12 @@ type Options struct {
 	// names keep the old file.
 	KeepOtherNames bool
 
+	// DirSynced, if set, is called with each directory whose entries a
+	// write replaced, instead of fsyncing it then: a caller writing many
+	// files fsyncs each directory once, after all of them (SyncDir). The
+	// renames are atomic either way; they are durable once that is done.
+	DirSynced func(dir string)
+
 	// hook, set by tests, runs before each step of a write; an error makes
 	// the step fail.
 	hook func(step string) error

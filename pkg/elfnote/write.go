@@ -379,7 +379,7 @@ func replace(src *os.File, fi os.FileInfo, dest string, p *Plan, locked bool, op
 		return nil, err
 	}
 	tmp.name = "" // renamed: nothing to remove any more
-	syncDir(dest)
+	opts.syncDir(dest)
 	if err := relink(tmp.f, fi, links, opts); err != nil {
 		return nil, err
 	}
@@ -387,12 +387,14 @@ func replace(src *os.File, fi os.FileInfo, dest string, p *Plan, locked bool, op
 	return dropped, nil
 }
 
-// syncDir fsyncs the directory of name, best effort: the rename is done.
-func syncDir(name string) {
-	if d, err := os.Open(filepath.Dir(name)); err == nil {
-		d.Sync()
-		d.Close()
+// syncDir fsyncs the directory of name, whose entry a rename replaced, or
+// with Options.DirSynced leaves that to the caller.
+func (opts *Options) syncDir(name string) {
+	if opts.DirSynced != nil {
+		opts.DirSynced(filepath.Dir(name))
+		return
 	}
+	SyncDir(filepath.Dir(name))
 }
 
 // checkLinks checks that every one of links is a name of the file fi.
@@ -453,7 +455,7 @@ func relink(f *os.File, old os.FileInfo, links []string, opts *Options) error {
 			os.Remove(tmp)
 			return fmt.Errorf("stamped, but its hard link %s still names the old file: %w", l, err)
 		}
-		syncDir(l)
+		opts.syncDir(l)
 	}
 	return nil
 }
