@@ -79,6 +79,93 @@ print("  (the stamper fsyncs the new file before renaming it over the old one; c
 print("   cp ratio swings with how fast the disk flushes; cp + sync is the like-for-like baseline)")
 PY
 
+hdr "A 1,000-file install tree, stamped in one call (issue 12: -j 1 and the default -j against cp -a)"
+# Copies of this machine's ELF files from /usr/bin, /usr/sbin and /usr/lib
+# (up to 250 of each, at most 256 KiB each, those the stamper takes: a dry
+# run names the others), cycled to 1,000, in a tree laid out as a
+# package's.
+python3 - >"$work/cands" <<'PY'
+import os
+def walk(top):
+    n = 0
+    for d, dirs, files in os.walk(top):
+        dirs.sort()
+        for f in sorted(files):
+            p = os.path.join(d, f)
+            try:
+                if not os.path.isfile(p) or os.path.islink(p) or not 1024 < os.path.getsize(p) < 256 << 10:
+                    continue
+                with open(p, "rb") as fh:
+                    if fh.read(4) != b"\x7fELF":
+                        continue
+            except OSError:
+                continue
+            print(p)
+            n += 1
+            if n == 250:
+                return
+for top in ("/usr/bin", "/usr/sbin", "/usr/lib"):
+    walk(top)
+PY
+mapfile -t cands <"$work/cands"
+"$BIN/sysrestrict-stamp" -n -q --deny ptrace -- "${cands[@]}" 2>"$work/refused" >/dev/null || true
+sed -n 's/^sysrestrict-stamp: \(.*\): .*/\1/p' "$work/refused" >"$work/refused-names"
+tree0=$work/tree0
+python3 - "$tree0" "$work/cands" "$work/refused-names" <<'PY'
+import os, shutil, sys
+tree, cands, refused = sys.argv[1], open(sys.argv[2]).read().split("\n"), set(open(sys.argv[3]).read().split("\n"))
+elfs = [c for c in cands if c and c not in refused]
+for i in range(1000):
+    f = elfs[i % len(elfs)]
+    d = os.path.join(tree, *f.strip("/").split("/")[:2])  # usr/bin, usr/sbin, usr/lib
+    os.makedirs(d, exist_ok=True)
+    shutil.copy2(f, os.path.join(d, "%04d-%s" % (i, os.path.basename(f))))
+print(len(elfs), file=open(os.path.join(os.path.dirname(tree), "distinct"), "w"))
+PY
+cat > "$work/tree.sysrestrict" <<'POL'
+usr/bin/*    --deny @mount,@debug,@io-uring
+usr/sbin/*   --deny @mount
+usr/lib/*    --deny @debug
+POL
+printf 'tree: %d files (%d distinct), %s\n' "$(find "$tree0" -type f | wc -l)" "$(cat "$work/distinct")" "$(du -sh "$tree0" | cut -f1)"
+tree=$work/tree
+stamped=$work/stamped
+cp -a "$tree0" "$stamped"
+"$BIN/sysrestrict-stamp" -q --policy "$work/tree.sysrestrict" --root "$stamped"
+sync
+ncpu=$(nproc)
+hyperfine -N --style basic -w 1 -r 5 --export-json "$work/tree.json" \
+	--prepare "rm -rf $tree" \
+	-n "cp -a" "cp -a $tree0 $tree" \
+	-n "cp -a + sync" "bash -c 'cp -a $tree0 $tree && sync -f $tree'" \
+	>/dev/null
+hyperfine -N --style basic -w 1 -r 5 --export-json "$work/tree-stamp.json" \
+	--prepare "bash -c 'rm -rf $tree && cp -a $tree0 $tree'" \
+	-n "stamp -j 1" "$BIN/sysrestrict-stamp -q -j 1 --policy $work/tree.sysrestrict --root $tree" \
+	-n "stamp -j $ncpu (default)" "$BIN/sysrestrict-stamp -q --policy $work/tree.sysrestrict --root $tree" \
+	>/dev/null
+hyperfine -N --style basic -w 1 -r 10 --export-json "$work/tree-check.json" \
+	-n "check -j 1" "$BIN/sysrestrict-stamp -q -j 1 --check --strict --policy $work/tree.sysrestrict --root $stamped" \
+	-n "check -j $ncpu (default)" "$BIN/sysrestrict-stamp -q --check --strict --policy $work/tree.sysrestrict --root $stamped" \
+	>/dev/null
+read -r t_cpa t_cpasync <<<"$(mean_ms "$work/tree.json")"
+read -r t_j1 t_jn <<<"$(mean_ms "$work/tree-stamp.json")"
+read -r t_c1 t_cn <<<"$(mean_ms "$work/tree-check.json")"
+python3 - "$ncpu" "$t_cpa" "$t_cpasync" "$t_j1" "$t_jn" "$t_c1" "$t_cn" <<'PY'
+import sys
+n = sys.argv[1]
+cpa, cps, j1, jn, c1, cn = map(float, sys.argv[2:])
+def row(name, ms):
+    print(f"  {name:<36} {ms:9.1f} ms   {ms/cpa:5.2f}x the time of cp -a   {ms/cps:5.2f}x of cp -a + sync")
+row("cp -a", cpa)
+row("cp -a + sync (durable, as the stamper is)", cps)
+row("sysrestrict-stamp --policy, -j 1", j1)
+row(f"sysrestrict-stamp --policy, -j {n} (default)", jn)
+row("--check --strict --policy, -j 1", c1)
+row(f"--check --strict --policy, -j {n} (default)", cn)
+print(f"  -j {n} over -j 1: stamping {j1/jn:.2f}x faster, checking {c1/cn:.2f}x faster")
+PY
+
 hdr "Exec through the loader, and the filter's cost per syscall (issue 4: <= +0.5 ms over the Go floor; <= +30 ns per allowed syscall)"
 # Interleaved runs of: the program directly, through a Go program that only
 # execs (the Go start-up floor), and through sysrestrict-exec; then a
