@@ -68,6 +68,10 @@ func loadPolicy(name, root string, strict bool, flags []cli.Flag) (*policyRun, e
 	if err != nil {
 		return nil, usageError{err: err, located: true}
 	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return nil, usageError{err: err}
+	}
 
 	// Targets matched by the same rules share one request, so that each
 	// is resolved once per ABI.
@@ -97,7 +101,7 @@ func loadPolicy(name, root string, strict bool, flags []cli.Flag) (*policyRun, e
 	for _, t := range tree.Files {
 		switch {
 		case len(t.Rules) > 0:
-			j := job{name: t.Path, req: requestOf(t), inTree: true}
+			j := job{name: t.Path, req: requestOf(t), real: filepath.Join(realRoot, filepath.FromSlash(t.Rel))}
 			for _, l := range t.Links {
 				j.links = append(j.links, filepath.Join(root, filepath.FromSlash(l)))
 			}

@@ -2,6 +2,7 @@ package stampcli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -464,5 +465,52 @@ func TestPolicyDeterministic(t *testing.T) {
 		if f.b != nil && string(mustRead(t, pa)) == string(f.b) {
 			t.Errorf("%s was not stamped", f.name)
 		}
+	}
+}
+
+// TestPolicyTreeChangedUnderRun: a target replaced by a symlink after the
+// walk, or moved under a symlinked directory, is not stamped: the write
+// would follow the symlink out of the root.
+func TestPolicyTreeChangedUnderRun(t *testing.T) {
+	pol, root := installTree(t)
+	pr, err := loadPolicy(pol, root, false, New(nil, nil).Flags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &settings{mode: modeStamp, workers: 1}
+	jobOf := func(rel string) staged {
+		for i, j := range pr.jobs {
+			if j.name == filepath.Join(root, rel) {
+				st, err := s.prepare(j, i)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return st
+			}
+		}
+		t.Fatalf("no job for %s", rel)
+		return staged{}
+	}
+	server, app := jobOf("usr/bin/server"), jobOf("usr/libexec/app/b")
+
+	outside := t.TempDir()
+	copyTo(t, "x86_64-pie", filepath.Join(outside, "server"))
+	copyTo(t, "go-pie", filepath.Join(outside, "b"))
+	orig := treeSnapshot(t, outside)
+	// Between the walk and the write, another program swaps the file for
+	// a symlink, and a directory for a symlinked one.
+	os.Remove(filepath.Join(root, "usr/bin/server"))
+	os.Symlink(filepath.Join(outside, "server"), filepath.Join(root, "usr/bin/server"))
+	os.Rename(filepath.Join(root, "usr/libexec/app"), filepath.Join(root, "usr/libexec/app.old"))
+	os.Symlink(outside, filepath.Join(root, "usr/libexec/app"))
+
+	for _, st := range []staged{server, app} {
+		r := s.finish(st)
+		if !errors.Is(r.err, errLeftTree) {
+			t.Errorf("%s: stamped after the tree changed: %v", st.name, r.err)
+		}
+	}
+	if !cmp.Equal(orig, treeSnapshot(t, outside)) {
+		t.Errorf("files outside the root were written")
 	}
 }

@@ -3,7 +3,10 @@ package stampcli
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -120,10 +123,12 @@ type job struct {
 	req  *request
 
 	// With --policy: the file's other names under the root (hard
-	// links), which go on naming it; inTree: names outside the root are
-	// not the run's to change (elfnote.Options.KeepOtherNames).
-	links  []string
-	inTree bool
+	// links), which go on naming it, and where the walk found it, every
+	// symlink resolved: a write checks that its name still leads there,
+	// and never changes a name outside the root
+	// (elfnote.Options.KeepOtherNames).
+	links []string
+	real  string
 
 	fail error // the job fails with this, the file untouched (--strict)
 }
@@ -202,8 +207,12 @@ func (s *settings) finish(st staged) result {
 	case modeStamp:
 		// The union with the note already there is taken by Stamp, under
 		// the file's lock, so that concurrent stamps never lose one.
+		if err := st.stillInTree(); err != nil {
+			r.err = err
+			return r
+		}
 		res, err := elfnote.Stamp(st.name, st.want, elfnote.Options{Replace: st.req.replace, Output: s.output, DryRun: s.dryRun, ModTime: s.modTime,
-			Links: st.links, KeepOtherNames: st.inTree, DirSynced: s.dirSynced()})
+			Links: st.links, KeepOtherNames: st.real != "", DirSynced: s.dirSynced()})
 		if err != nil {
 			r.err = err
 			return r
@@ -213,6 +222,28 @@ func (s *settings) finish(st staged) result {
 		r.warnings = bitmap.Warnings(res.After)
 	}
 	return r
+}
+
+// errLeftTree is a target of a policy run whose name no longer leads to
+// the file the walk found under the root.
+var errLeftTree = errors.New("replaced since the walk by a symlink, or under a symlinked directory: not stamped (is another program changing the tree?)")
+
+// stillInTree checks, for a job of a policy run, that its name is still a
+// regular file where the walk found it, no symlink on the way: stamping
+// follows symlinks, and a tree changed under a run must not make it write
+// outside its root.
+func (j *job) stillInTree() error {
+	if j.real == "" {
+		return nil
+	}
+	fi, err := os.Lstat(j.name)
+	if err != nil {
+		return err
+	}
+	if real, err := filepath.EvalSymlinks(j.name); err != nil || real != j.real || !fi.Mode().IsRegular() {
+		return &fs.PathError{Op: "stamp", Path: j.name, Err: errLeftTree}
+	}
+	return nil
 }
 
 // run runs every job in its two phases on up to s.workers goroutines and
