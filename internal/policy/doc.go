@@ -13,16 +13,21 @@
 // GLOB uses '*', '?' and '[...]' within one name (path.Match; a class is
 // negated by '!' as in a shell, or '^') and '**' as a whole name for any
 // number of directories, none included ("usr/**" matches everything under
-// usr). OPTIONS are
-// split into words as a shell would split them without expansions: blanks
-// separate, single and double quotes group, a backslash escapes.
+// usr). OPTIONS are split into words as a shell would split them without
+// expansions: blanks separate, single and double quotes group, a
+// backslash escapes. What the options mean is the stamper's business
+// (internal/stampcli): this package keeps them as words.
 //
 // # Matching
 //
-// [Policy.Resolve] walks the root without following symlinks and keeps
-// the regular ELF files. Every rule whose glob matches a file applies to
-// it, in file order; a skip rule excludes it from every rule. A rule that
-// matches no file is an error naming its line. A file with several hard
-// links under the root is one target, named by its first path in walk
-// order (lexical), so it is stamped once and stays one inode.
+// [Policy.Resolve] walks the root in lexical order without following
+// symlinks and keeps the regular ELF files (by their magic), one
+// [Target] per inode. Every rule whose glob matches one of a file's names
+// applies to it, in file order; a skip rule excludes it from every rule.
+// A rule that matches no file is an error naming its line. A file with
+// several hard links under the root is one target, named by its first
+// path in walk order, with the others in [Target.Links], so it is stamped
+// once and stays one inode. Files named as a stamper names the file it is
+// about to rename over another (elfnote.IsTemp) are a killed stamper's
+// leftovers ([Tree.Leftovers]), no part of the tree.
 package policy

@@ -12,9 +12,11 @@
 // # Jobs and results
 //
 // Every FILE is a job: the file's name and the request that applies to it
-// (its --deny, --allow, --allow-profile and --replace; today every FILE of
-// a command line shares one, a policy file will give each its own). A job
-// runs in two phases (job.go):
+// (its --deny, --allow, --allow-profile and --replace). Every FILE of a
+// command line shares one; with --policy FILE --root DIR (policy.go,
+// docs/policy.md) internal/policy finds the files under DIR and each gets
+// the request of the rules that match it, with its hard links. A job runs
+// in two phases (stamp.go):
 //
 //  1. prepare reads the file and resolves its request for the file's ABI.
 //     A request that does not resolve is a usage error: the run stops
@@ -32,6 +34,13 @@
 // complete: a line for a person or one JSON record per file, warnings once
 // per run naming the first file in FILE order they apply to. The output is
 // the same for every -j.
+//
+// # Progress
+//
+// On a terminal a run that lasts more than a second shows how far it is,
+// one line on stderr that the run's goroutine erases before each result is
+// rendered and at the end (progress.go); never in a pipe, with -q or with
+// --json.
 //
 // # Errors
 //
