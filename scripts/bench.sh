@@ -129,7 +129,7 @@ usr/lib/*    --deny @debug
 POL
 printf 'tree: %d files (%d distinct), %s\n' "$(find "$tree0" -type f | wc -l)" "$(cat "$work/distinct")" "$(du -sh "$tree0" | cut -f1)"
 tree=$work/tree
-stamped=$work/stamped
+stamped=$work/tree-stamped
 cp -a "$tree0" "$stamped"
 "$BIN/sysrestrict-stamp" -q --policy "$work/tree.sysrestrict" --root "$stamped"
 sync
