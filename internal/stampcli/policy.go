@@ -14,9 +14,10 @@ import (
 )
 
 // perFile are the options a policy rule may give: those of one file's
-// request, with whether each takes a value. Every other option applies
-// to a whole run (-o, --remove, -j, --json, --policy, ...) and is refused
-// in a rule, naming the file and line.
+// request, with whether each takes a value (--embed and --action of SPEC
+// section 5 belong here once the stamper has them). Every other option
+// applies to a whole run (-o, --remove, -j, --json, --policy, ...) and is
+// refused in a rule, naming the file and line.
 var perFile = map[string]bool{
 	"deny":          true,
 	"allow":         true,
