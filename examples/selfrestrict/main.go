@@ -18,23 +18,24 @@ import (
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 	"github.com/sysrestrict/sysrestrict/pkg/enforce"
+	"github.com/sysrestrict/sysrestrict/pkg/filter"
 )
 
-func restrict(list string, opts enforce.Options) {
+func restrict(list string, act filter.Action) {
 	set, err := bitmap.Parse(enforce.NativeABI(), list)
 	if err == nil {
-		err = enforce.Restrict(set, opts)
+		err = enforce.Restrict(set, act)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "selfrestrict:", err)
 		os.Exit(1)
 	}
-	fmt.Printf("restricted %s (%v)\n", set, opts.Action)
+	fmt.Printf("restricted %s (%v)\n", set, act)
 }
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "-kill" {
-		restrict("execve,execveat", enforce.Options{})
+		restrict("execve,execveat", filter.Kill())
 		err := syscall.Exec("/bin/true", []string{"true"}, nil)
 		fmt.Println("not reached:", err)
 		return
@@ -50,8 +51,8 @@ func main() {
 		answer <- e
 	}()
 
-	restrict("ptrace", enforce.Options{Action: enforce.Errno(int(syscall.EPERM))})
-	restrict("execve,execveat", enforce.Options{Action: enforce.Errno(int(syscall.EACCES))})
+	restrict("ptrace", filter.Errno(int(syscall.EPERM)))
+	restrict("execve,execveat", filter.Errno(int(syscall.EACCES)))
 
 	ask <- struct{}{}
 	fmt.Println("ptrace in an older thread:", <-answer)

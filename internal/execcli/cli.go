@@ -9,6 +9,7 @@ import (
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 	"github.com/sysrestrict/sysrestrict/pkg/elfnote"
 	"github.com/sysrestrict/sysrestrict/pkg/enforce"
+	"github.com/sysrestrict/sysrestrict/pkg/filter"
 )
 
 // Exit statuses of SPEC section 3, before PROGRAM runs.
@@ -82,7 +83,7 @@ type Plan struct {
 	Restricted bool
 	Set        bitmap.Set
 	Note, Deny bitmap.Set // the two parts of Set (for --explain's report)
-	Action     enforce.Action
+	Action     filter.Action
 
 	Argv, Env []string
 	Learn     string // --learn FILE

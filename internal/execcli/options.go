@@ -4,14 +4,14 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/sysrestrict/sysrestrict/pkg/enforce"
+	"github.com/sysrestrict/sysrestrict/pkg/filter"
 )
 
 // options is the parsed command line.
 type options struct {
 	require bool
 	deny    []string
-	action  enforce.Action
+	action  filter.Action
 	dump    string // "" (no dump), "text" or "raw"
 	verbose bool
 	argv0   *string
@@ -149,24 +149,24 @@ func parse(args []string) (*options, error) {
 
 // parseAction parses --action: kill, errno, errno=NAME (EPERM, eperm or a
 // number; default ENOSYS), trap, log.
-func parseAction(s string) (enforce.Action, error) {
+func parseAction(s string) (filter.Action, error) {
 	name, arg, hasArg := strings.Cut(s, "=")
 	switch {
 	case name == "kill" && !hasArg:
-		return enforce.Kill(), nil
+		return filter.Kill(), nil
 	case name == "trap" && !hasArg:
-		return enforce.Trap(), nil
+		return filter.Trap(), nil
 	case name == "log" && !hasArg:
-		return enforce.Log(), nil
+		return filter.Log(), nil
 	case name == "errno" && !hasArg:
-		return enforce.Errno(errnoENOSYS), nil
+		return filter.Errno(errnoENOSYS), nil
 	case name == "errno":
 		if e, ok := errnoByName(arg); ok {
-			return enforce.Errno(e), nil
+			return filter.Errno(e), nil
 		}
-		return enforce.Action{}, usagef("--action errno=%s: unknown errno (give a name like EPERM or a number 1..4095)", arg)
+		return filter.Action{}, usagef("--action errno=%s: unknown errno (give a name like EPERM or a number 1..4095)", arg)
 	}
-	return enforce.Action{}, usagef("--action %s: want kill, errno[=NAME], trap or log", s)
+	return filter.Action{}, usagef("--action %s: want kill, errno[=NAME], trap or log", s)
 }
 
 func errnoByName(s string) (int, bool) {

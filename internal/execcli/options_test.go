@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/sysrestrict/sysrestrict/pkg/enforce"
+	"github.com/sysrestrict/sysrestrict/pkg/filter"
 )
 
 func TestParse(t *testing.T) {
@@ -18,11 +18,11 @@ func TestParse(t *testing.T) {
 		{[]string{"prog", "-v", "--deny", "x"}, options{program: "prog", args: []string{"-v", "--deny", "x"}}},
 		{[]string{"-v", "--require", "prog", "a"}, options{verbose: true, require: true, program: "prog", args: []string{"a"}}},
 		{[]string{"--deny", "execve", "--deny=ptrace,@debug", "prog"}, options{deny: []string{"execve", "ptrace,@debug"}, program: "prog", args: []string{}}},
-		{[]string{"--action", "errno=EPERM", "prog"}, options{action: enforce.Errno(1), program: "prog", args: []string{}}},
-		{[]string{"--action=errno", "prog"}, options{action: enforce.Errno(38), program: "prog", args: []string{}}},
-		{[]string{"--action=errno=13", "prog"}, options{action: enforce.Errno(13), program: "prog", args: []string{}}},
-		{[]string{"--action", "log", "prog"}, options{action: enforce.Log(), program: "prog", args: []string{}}},
-		{[]string{"--action", "trap", "prog"}, options{action: enforce.Trap(), program: "prog", args: []string{}}},
+		{[]string{"--action", "errno=EPERM", "prog"}, options{action: filter.Errno(1), program: "prog", args: []string{}}},
+		{[]string{"--action=errno", "prog"}, options{action: filter.Errno(38), program: "prog", args: []string{}}},
+		{[]string{"--action=errno=13", "prog"}, options{action: filter.Errno(13), program: "prog", args: []string{}}},
+		{[]string{"--action", "log", "prog"}, options{action: filter.Log(), program: "prog", args: []string{}}},
+		{[]string{"--action", "trap", "prog"}, options{action: filter.Trap(), program: "prog", args: []string{}}},
 		{[]string{"--dump", "prog"}, options{dump: "text", program: "prog", args: []string{}}},
 		{[]string{"--dump=raw", "prog"}, options{dump: "raw", program: "prog", args: []string{}}},
 		{[]string{"--argv0", "sh", "--", "-prog", "-x"}, options{argv0: str("sh"), program: "-prog", args: []string{"-x"}}},
@@ -41,7 +41,7 @@ func TestParse(t *testing.T) {
 			t.Errorf("parse(%q) = %v, want no error", tt.args, err)
 			continue
 		}
-		if diff := cmp.Diff(&tt.want, got, cmp.AllowUnexported(options{}, enforce.Action{})); diff != "" {
+		if diff := cmp.Diff(&tt.want, got, cmp.AllowUnexported(options{}, filter.Action{})); diff != "" {
 			t.Errorf("parse(%q) (-want +got):\n%s", tt.args, diff)
 		}
 	}

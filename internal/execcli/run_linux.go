@@ -7,17 +7,22 @@ import (
 	"unsafe"
 
 	"github.com/sysrestrict/sysrestrict/pkg/enforce"
+	"github.com/sysrestrict/sysrestrict/pkg/filter"
 	"golang.org/x/sys/unix"
 )
 
-// filter builds the filter of a restricted plan, gated on a fresh secret
-// and the plan's descriptor.
-func filter(p *Plan) (*enforce.Filter, error) {
+// program builds the filter of a restricted plan, with the exec gate for
+// the loader's own execveat, and renders into it a fresh secret and the
+// plan's descriptor.
+func program(p *Plan) (*filter.Program, error) {
 	secret, err := newSecret()
 	if err != nil {
 		return nil, err
 	}
-	f, err := enforce.Build(p.Set, enforce.Options{Action: p.Action, Secret: secret, Fd: p.File.Fd})
+	f, err := filter.Build(p.Set, filter.Options{Action: p.Action, Gate: true, GateABI: enforce.NativeABI()})
+	if err == nil {
+		err = f.Render(filter.Values{Secret: secret, Fd: p.File.Fd})
+	}
 	if err != nil {
 		return nil, failWith(ExitCannotRun, err, p.Path, ": ", err.Error())
 	}
@@ -48,7 +53,7 @@ func dump(p *Plan, format string, w io.Writer) error {
 		}
 		return nil
 	}
-	f, err := filter(p)
+	f, err := program(p)
 	if err != nil {
 		return err
 	}
@@ -70,7 +75,7 @@ func run(p *Plan) error {
 	if !p.Restricted {
 		return execPlain(p)
 	}
-	f, err := filter(p)
+	f, err := program(p)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 	"github.com/sysrestrict/sysrestrict/pkg/enforce"
+	"github.com/sysrestrict/sysrestrict/pkg/filter"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
@@ -31,7 +32,7 @@ const stubAddrX86 = harnessBase + 0x100000
 // x86Filter is the filter of the tests: kill on ptrace.
 func x86Filter(t *testing.T) []bpf.RawInstruction {
 	t.Helper()
-	f, err := enforce.Build(bitmap.NewSet(bitmap.X86_64, unix.SYS_PTRACE), enforce.Options{})
+	f, err := filter.Build(bitmap.NewSet(bitmap.X86_64, unix.SYS_PTRACE), filter.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +220,7 @@ func child(mode string) int {
 	prog, args := argv[0], argv
 	deny := func(name string) {
 		set := bitmap.NewSet(bitmap.X86_64, bitmap.X86_64.Lookup(name)...)
-		if err := enforce.Restrict(set, enforce.Options{Action: enforce.Errno(int(syscall.EPERM))}); err != nil {
+		if err := enforce.Restrict(set, filter.Errno(int(syscall.EPERM))); err != nil {
 			fmt.Fprintln(os.Stderr, "child:", err)
 			os.Exit(2)
 		}

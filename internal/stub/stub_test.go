@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
-	"github.com/sysrestrict/sysrestrict/pkg/enforce"
+	"github.com/sysrestrict/sysrestrict/pkg/filter"
 	"golang.org/x/net/bpf"
 )
 
@@ -32,7 +32,7 @@ func testSet(abi bitmap.ABI) bitmap.Set {
 // no exec gate: what the stamper embeds.
 func testFilter(t testing.TB, abi bitmap.ABI) []bpf.RawInstruction {
 	t.Helper()
-	f, err := enforce.Build(testSet(abi), enforce.Options{})
+	f, err := filter.Build(testSet(abi), filter.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +331,7 @@ func TestFilterModel(t *testing.T) {
 		random.SetDenyBeyond(true)
 		for name, set := range map[string]bitmap.Set{"empty": bitmap.NewSet(abi), "ptrace,kexec_load": testSet(abi), "random": random} {
 			t.Run(abi.String()+"/"+name, func(t *testing.T) {
-				f, err := enforce.Build(set, enforce.Options{})
+				f, err := filter.Build(set, filter.Options{})
 				if err != nil {
 					t.Fatal(err)
 				}

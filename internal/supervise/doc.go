@@ -20,7 +20,7 @@
 //
 // # Explaining
 //
-// [Explain] installs the enforcing filter of pkg/enforce with the action
+// [Explain] installs the enforcing filter of pkg/filter with the action
 // SECCOMP_RET_TRACE, so only restricted syscalls stop. At such a stop it
 // reports the syscall and rewrites its number to a sentinel that a second
 // filter kills on: the kernel's re-check of the filters after the stop kills

@@ -11,7 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
-	"github.com/sysrestrict/sysrestrict/pkg/enforce"
+	"github.com/sysrestrict/sysrestrict/pkg/filter"
 )
 
 // Explain runs PROGRAM under the restrictions note ∪ deny (note: what
@@ -31,7 +31,10 @@ func Explain(ctx context.Context, c Config, note, deny bitmap.Set) (unix.WaitSta
 	// The sentinel: a number no ABI uses, below the x32 bit, different
 	// on each run so that no program hits it by accident.
 	sentinel := 0x10000000 | rand.Uint32N(0x0fffffff)
-	f, err := enforce.Build(set, enforce.Options{Action: enforce.Trace(0), Sentinel: sentinel})
+	f, err := filter.Build(set, filter.Options{Action: filter.Trace(0), Sentinel: true})
+	if err == nil {
+		err = f.Render(filter.Values{Sentinel: sentinel})
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -16,7 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
-	"github.com/sysrestrict/sysrestrict/pkg/enforce"
+	"github.com/sysrestrict/sysrestrict/pkg/filter"
 )
 
 // explain runs bin under Explain, executing it from an open file as the
@@ -188,7 +188,7 @@ func TestExplainLine(t *testing.T) {
 // program goes on running.
 func TestSkipIsNotKill(t *testing.T) {
 	bin := victim(t, "threads")
-	f, err := enforce.Build(bitmap.NewSet(bitmap.X86_64, nrs(t, "sysinfo")...), enforce.Options{Action: enforce.Trace(0)})
+	f, err := filter.Build(bitmap.NewSet(bitmap.X86_64, nrs(t, "sysinfo")...), filter.Options{Action: filter.Trace(0)})
 	if err != nil {
 		t.Fatal(err)
 	}

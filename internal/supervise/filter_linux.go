@@ -25,7 +25,7 @@ func learnFilter() ([]bpf.RawInstruction, error) {
 // filter: the tracer rewrites a restricted syscall's number to sentinel,
 // and the kernel's re-run of every filter after the trace stop answers with
 // SECCOMP_RET_KILL_PROCESS, the strongest action, so the process dies of
-// SIGSYS before the syscall runs. enforce.Options.Sentinel does the same
+// SIGSYS before the syscall runs. filter.Options.Sentinel does the same
 // inside the enforcing filter, but after its arch check; this filter also
 // covers a hit of a foreign arch (an i386 syscall from an x86_64 program),
 // for which that filter answers RET_TRACE again, which a re-check allows.

@@ -9,7 +9,7 @@ import "golang.org/x/sys/unix"
 const lockThread = true
 
 // installExec makes the three syscalls of the exec path in a row (see
-// exec_amd64.s). Exec locks the thread first.
+// exec_linux_amd64.s). Exec locks the thread first.
 func installExec(fprog, fd, path, argv, envp, secret uintptr) (stage, errno uintptr) {
 	if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0); e != 0 {
 		return 1, uintptr(e)
@@ -17,6 +17,6 @@ func installExec(fprog, fd, path, argv, envp, secret uintptr) (stage, errno uint
 	if _, _, e := unix.RawSyscall6(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, fprog, 0, 0, 0); e != 0 {
 		return 2, uintptr(e)
 	}
-	_, _, e := unix.RawSyscall6(unix.SYS_EXECVEAT, fd, path, argv, envp, AT_EMPTY_PATH, secret)
+	_, _, e := unix.RawSyscall6(unix.SYS_EXECVEAT, fd, path, argv, envp, unix.AT_EMPTY_PATH, secret)
 	return 3, uintptr(e)
 }

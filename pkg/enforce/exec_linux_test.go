@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+	"github.com/sysrestrict/sysrestrict/pkg/filter"
 	"golang.org/x/sys/unix"
 )
 
@@ -51,11 +52,11 @@ func installExecChild(mode string) {
 	case "bad-program":
 		prog = &unix.SockFprog{} // zero instructions: EINVAL
 	case "exec-fails":
-		f, err := Build(bitmap.NewSet(NativeABI()), Options{})
+		f, err := filter.Build(bitmap.NewSet(NativeABI()), filter.Options{})
 		if err != nil {
 			panic(err)
 		}
-		prog, _ = f.fprog()
+		prog, _ = fprog(f)
 		fd, err = unix.Open("/dev/null", unix.O_RDONLY, 0) // not executable: EACCES
 		if err != nil {
 			panic(err)

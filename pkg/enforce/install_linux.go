@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+	"github.com/sysrestrict/sysrestrict/pkg/filter"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
@@ -17,12 +18,16 @@ import (
 var emptyPath [1]byte
 
 // probe fails unless the kernel has SECCOMP_RET_KILL_PROCESS and the
-// filter's action (SECCOMP_GET_ACTION_AVAIL, Linux 4.14).
-func probe(f *Filter) error {
-	for _, act := range []uint32{SECCOMP_RET_KILL_PROCESS, f.opts.Action.Ret() & SECCOMP_RET_ACTION_FULL} {
+// program's action (SECCOMP_GET_ACTION_AVAIL, Linux 4.14), and unless the
+// program's run-time values are in.
+func probe(p *filter.Program) error {
+	if !p.Rendered() {
+		return fmt.Errorf("%w: the program's placeholders were never rendered (filter.Program.Render)", filter.ErrValue)
+	}
+	for _, act := range []uint32{filter.SECCOMP_RET_KILL_PROCESS, p.Action().Ret() & filter.SECCOMP_RET_ACTION_FULL} {
 		_, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_GET_ACTION_AVAIL, 0, uintptr(unsafe.Pointer(&act)))
 		if e != 0 {
-			return fmt.Errorf("%w: %s (seccomp(SECCOMP_GET_ACTION_AVAIL): %v)", ErrUnavailable, retName(act), e)
+			return fmt.Errorf("%w: %s (seccomp(SECCOMP_GET_ACTION_AVAIL): %v)", ErrUnavailable, filter.RetName(act), e)
 		}
 	}
 	return nil
@@ -36,31 +41,36 @@ var _ [unsafe.Sizeof(bpf.RawInstruction{}) - unsafe.Sizeof(unix.SockFilter{})]st
 var _ [unsafe.Offsetof(unix.SockFilter{}.K) - unsafe.Offsetof(bpf.RawInstruction{}.K)]struct{}
 var _ [unsafe.Offsetof(bpf.RawInstruction{}.Jf) - unsafe.Offsetof(unix.SockFilter{}.Jf)]struct{}
 
-func (f *Filter) fprog() (*unix.SockFprog, []bpf.RawInstruction) {
-	return &unix.SockFprog{Len: uint16(len(f.prog)), Filter: (*unix.SockFilter)(unsafe.Pointer(&f.prog[0]))}, f.prog
+func fprog(p *filter.Program) (*unix.SockFprog, []bpf.RawInstruction) {
+	prog := p.Instructions()
+	return &unix.SockFprog{Len: uint16(len(prog)), Filter: (*unix.SockFilter)(unsafe.Pointer(&prog[0]))}, prog
 }
 
-// Exec installs f on the calling thread and execs the file open as f's
-// gate descriptor (Options.Fd) with execveat(fd, "", argv, env,
-// AT_EMPTY_PATH), passing the gate's secret in the sixth argument register.
-// It is the loader's path (docs/exec.md):
+// Exec installs p on the calling thread and execs the file open as p's
+// gate descriptor (filter.Values.Fd) with execveat(fd, "", argv, env,
+// AT_EMPTY_PATH), passing the gate's secret (filter.Values.Secret) in the
+// sixth argument register. p must be built with filter.Options.Gate for
+// this process's ABI (NativeABI) and rendered. It is the loader's path
+// (docs/exec.md):
 //
-//   - probe that KILL_PROCESS and f's action exist (fail, never degrade);
+//   - probe that KILL_PROCESS and p's action exist (fail, never degrade);
 //   - build argv and envp;
 //   - prctl(PR_SET_NO_NEW_PRIVS), seccomp(SECCOMP_SET_MODE_FILTER) on this
 //     thread only, execveat: three raw syscalls in one assembly function
-//     (exec_amd64.s; elsewhere Go with the goroutine locked to its
+//     (exec_linux_amd64.s; elsewhere Go with the goroutine locked to its
 //     thread), with nothing allocated and no other syscall in between.
 //
 // Exec returns an error only if nothing was installed. If the execveat
 // fails once the filter is in, Exec writes failPrefix, ": ", the error and a
 // newline to stderr — unless the filter would not let write(2) through —
 // and ends the process with exit_group(126); it never returns then.
-//
-// f should be built with a nonzero Options.Secret whenever it restricts
-// execveat; without one the exec itself gets the action.
-func Exec(f *Filter, argv, env []string, failPrefix string) error {
-	if err := probe(f); err != nil {
+func Exec(p *filter.Program, argv, env []string, failPrefix string) error {
+	if o := p.Options(); !o.Gate {
+		return fmt.Errorf("%w: Exec needs a program with the exec gate (filter.Options.Gate) for its descriptor and secret", filter.ErrValue)
+	} else if abi := NativeABI(); o.GateABI != abi {
+		return fmt.Errorf("%w: exec gate for ABI %v in a process of ABI %v", ErrABI, o.GateABI, abi)
+	}
+	if err := probe(p); err != nil {
 		return err
 	}
 	argvp, err := syscall.SlicePtrFromStrings(argv)
@@ -71,18 +81,19 @@ func Exec(f *Filter, argv, env []string, failPrefix string) error {
 	if err != nil {
 		return fmt.Errorf("environment: %w", err)
 	}
-	prog, sf := f.fprog()
+	prog, sf := fprog(p)
+	v := p.Values()
 
 	// The failure message: prefix, room for ": " + the errno text + "\n".
 	msg := make([]byte, 0, len(failPrefix)+128)
 	msg = append(msg, failPrefix...)
-	canWrite := writeAllowed(f)
+	canWrite := writeAllowed(p)
 
 	if lockThread {
 		runtime.LockOSThread() // never unlocked: the thread execs or exits
 	}
-	stage, errno := installExec(uintptr(unsafe.Pointer(prog)), uintptr(f.opts.Fd), uintptr(unsafe.Pointer(&emptyPath[0])),
-		uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envp[0])), uintptr(f.opts.Secret))
+	stage, errno := installExec(uintptr(unsafe.Pointer(prog)), uintptr(v.Fd), uintptr(unsafe.Pointer(&emptyPath[0])),
+		uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envp[0])), uintptr(v.Secret))
 	// The pointers went in as uintptrs: keep what they point to alive
 	// until the kernel has read it.
 	runtime.KeepAlive(prog)
@@ -112,17 +123,17 @@ func Exec(f *Filter, argv, env []string, failPrefix string) error {
 	}
 }
 
-// writeAllowed reports whether f lets this process's write(2) to fd 2 run
+// writeAllowed reports whether p lets this process's write(2) to fd 2 run
 // (allowed, logged, or answered with an errno: none of those kills).
-func writeAllowed(f *Filter) bool {
+func writeAllowed(p *filter.Program) bool {
 	abi := NativeABI()
 	nrs := abi.Lookup("write")
 	if len(nrs) == 0 {
 		return false
 	}
-	r := eval(f.prog, abi.AuditArch(), uint32(nrs[0])|abi.NrBase(), [6]uint64{2})
-	switch r & SECCOMP_RET_ACTION_FULL {
-	case SECCOMP_RET_ALLOW, SECCOMP_RET_LOG, SECCOMP_RET_ERRNO:
+	r := filter.Eval(p.Instructions(), abi.AuditArch(), uint32(nrs[0])|abi.NrBase(), [6]uint64{2})
+	switch r & filter.SECCOMP_RET_ACTION_FULL {
+	case filter.SECCOMP_RET_ALLOW, filter.SECCOMP_RET_LOG, filter.SECCOMP_RET_ERRNO:
 		return true
 	}
 	return false
@@ -130,31 +141,28 @@ func writeAllowed(f *Filter) bool {
 
 // Restrict adds set's restrictions to the calling process, all its threads
 // and all it starts, irrevocably: the NetBSD sysrestrict call at run time.
-// The set must be of the running program's ABI (NativeABI); opts.Secret
-// must be 0 (a running process has no exec gate). Filters stack: a syscall
-// restricted by any filter gets that filter's action.
+// A restricted syscall gets act (filter.Kill(), filter.Errno(EPERM), ...).
+// The set must be of the running program's ABI (NativeABI). Filters stack:
+// a syscall restricted by any filter gets that filter's action.
 //
 // It sets no_new_privs and installs with SECCOMP_FILTER_FLAG_TSYNC, so
 // every thread gets the filter at once or none does.
-func Restrict(set bitmap.Set, opts Options) error {
+func Restrict(set bitmap.Set, act filter.Action) error {
 	if abi := NativeABI(); set.ABI() != abi {
 		return fmt.Errorf("%w: set of ABI %v in a process of ABI %v", ErrABI, set.ABI(), abi)
 	}
-	if opts.Secret != 0 {
-		return fmt.Errorf("%w: Restrict takes no exec gate secret", ErrAction)
-	}
-	f, err := Build(set, opts)
+	p, err := filter.Build(set, filter.Options{Action: act})
 	if err != nil {
 		return err
 	}
-	return f.restrict()
+	return restrict(p)
 }
 
-func (f *Filter) restrict() error {
-	if err := probe(f); err != nil {
+func restrict(p *filter.Program) error {
+	if err := probe(p); err != nil {
 		return err
 	}
-	prog, sf := f.fprog()
+	prog, sf := fprog(p)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {

@@ -7,14 +7,15 @@ import (
 	"runtime"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+	"github.com/sysrestrict/sysrestrict/pkg/filter"
 )
 
 // Exec is only available on Linux; elsewhere it returns ErrUnsupported.
-func Exec(f *Filter, argv, env []string, failPrefix string) error {
+func Exec(p *filter.Program, argv, env []string, failPrefix string) error {
 	return fmt.Errorf("%w (%s)", ErrUnsupported, runtime.GOOS)
 }
 
 // Restrict is only available on Linux; elsewhere it returns ErrUnsupported.
-func Restrict(set bitmap.Set, opts Options) error {
+func Restrict(set bitmap.Set, act filter.Action) error {
 	return fmt.Errorf("%w (%s)", ErrUnsupported, runtime.GOOS)
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+	"github.com/sysrestrict/sysrestrict/pkg/filter"
 )
 
 // TestRestrictExample builds examples/selfrestrict and runs it: the
@@ -47,13 +48,10 @@ func TestRestrictRefuses(t *testing.T) {
 	if NativeABI() == bitmap.I386 {
 		other = bitmap.X86_64
 	}
-	if err := Restrict(bitmap.NewSet(other, 1), Options{}); !errors.Is(err, ErrABI) {
+	if err := Restrict(bitmap.NewSet(other, 1), filter.Kill()); !errors.Is(err, ErrABI) {
 		t.Errorf("Restrict(set of %v) = %v, want ErrABI", other, err)
 	}
-	if err := Restrict(bitmap.NewSet(NativeABI(), 1), Options{Secret: 1}); !errors.Is(err, ErrAction) {
-		t.Errorf("Restrict(with a secret) = %v, want ErrAction", err)
-	}
-	if err := Restrict(bitmap.NewSet(NativeABI(), 1), Options{Action: Errno(0)}); !errors.Is(err, ErrAction) {
-		t.Errorf("Restrict(errno 0) = %v, want ErrAction", err)
+	if err := Restrict(bitmap.NewSet(NativeABI(), 1), filter.Errno(0)); !errors.Is(err, filter.ErrAction) {
+		t.Errorf("Restrict(errno 0) = %v, want filter.ErrAction", err)
 	}
 }

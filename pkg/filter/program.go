@@ -1,4 +1,4 @@
-package enforce
+package filter
 
 import (
 	"encoding/binary"
@@ -9,37 +9,49 @@ import (
 	"golang.org/x/net/bpf"
 )
 
-// Filter is a compiled seccomp filter: a classic BPF program over struct
-// seccomp_data, ready to install.
-type Filter struct {
+// Program is a compiled seccomp filter: a classic BPF program over struct
+// seccomp_data. Its shape is fixed when Build returns; Render fills in the
+// run-time values its options ask for (the gate's secret and descriptor,
+// the sentinel), and it is then ready to install (pkg/enforce).
+type Program struct {
 	prog []bpf.RawInstruction
 	set  bitmap.Set
 	opts Options
-	gate bool
+
+	gate             bool   // the gate is compiled in
+	gateNr, gateArch uint32 // the gate's execveat, with Options.Gate
+	slots            slots
+
+	values   Values
+	rendered bool
 }
 
 // Instructions returns the program. The slice is shared: do not modify it.
-func (f *Filter) Instructions() []bpf.RawInstruction { return f.prog }
+func (p *Program) Instructions() []bpf.RawInstruction { return p.prog }
 
 // Len returns the number of instructions.
-func (f *Filter) Len() int { return len(f.prog) }
+func (p *Program) Len() int { return len(p.prog) }
 
-// Set returns the set the filter enforces.
-func (f *Filter) Set() bitmap.Set { return f.set }
+// Set returns the set the program enforces.
+func (p *Program) Set() bitmap.Set { return p.set }
 
-// Action returns the action the filter gives a restricted syscall.
-func (f *Filter) Action() Action { return f.opts.Action }
+// Options returns the options the program was built with.
+func (p *Program) Options() Options { return p.opts }
 
-// Gated reports whether the filter holds the exec gate.
-func (f *Filter) Gated() bool { return f.gate }
+// Action returns the action the program gives a restricted syscall.
+func (p *Program) Action() Action { return p.opts.Action }
+
+// Gated reports whether the program holds the exec gate: Options.Gate was
+// given and the loader's execveat would otherwise not be allowed.
+func (p *Program) Gated() bool { return p.gate }
 
 // Bytes returns the program as the kernel takes it: struct sock_filter
 // records (u16 code, u8 jt, u8 jf, u32 k), 8 bytes each, in little-endian
 // order — what seccomp-tools disasm reads and what PTRACE_SECCOMP_GET_FILTER
 // returns on the hosts sysrestrict enforces.
-func (f *Filter) Bytes() []byte {
-	b := make([]byte, 0, 8*len(f.prog))
-	for _, ins := range f.prog {
+func (p *Program) Bytes() []byte {
+	b := make([]byte, 0, 8*len(p.prog))
+	for _, ins := range p.prog {
 		b = binary.LittleEndian.AppendUint16(b, ins.Op)
 		b = append(b, ins.Jt, ins.Jf)
 		b = binary.LittleEndian.AppendUint32(b, ins.K)
@@ -54,7 +66,7 @@ func (f *Filter) Bytes() []byte {
 //
 // with the targets of a conditional jump as absolute line numbers (true,
 // false) and comments naming offsets, arches, syscalls and return values.
-func (f *Filter) String() string { return Disassemble(f.prog, f.set.ABI()) }
+func (p *Program) String() string { return Disassemble(p.prog, p.set.ABI()) }
 
 // Disassemble returns the readable form of prog, naming syscall numbers
 // with abi's table.
@@ -95,7 +107,7 @@ func Disassemble(prog []bpf.RawInstruction, abi bitmap.ABI) string {
 			flow(pc+1, st)
 		case opRetK:
 			text = "ret  " + hex(ins.K)
-			comment = retName(ins.K)
+			comment = RetName(ins.K)
 		case opJa:
 			text = "ja   " + line(pc+1+int(ins.K))
 			flow(pc+1+int(ins.K), st)
@@ -183,57 +195,4 @@ func archName(k uint32) string {
 		return "AUDIT_ARCH_ARM"
 	}
 	return ""
-}
-
-// eval runs prog on the seccomp_data fields (arch, nr, args) the way the
-// kernel does, for the instructions Build emits. The loader uses it to
-// decide, before installing, whether its own write(2) would be allowed.
-func eval(prog []bpf.RawInstruction, arch, nr uint32, args [6]uint64) uint32 {
-	var a uint32
-	for pc := 0; pc < len(prog); pc++ {
-		ins := prog[pc]
-		switch ins.Op {
-		case opLdAbsW:
-			switch {
-			case ins.K == offNr:
-				a = nr
-			case ins.K == offArch:
-				a = arch
-			case ins.K >= offArgs && ins.K < dataLen:
-				v := args[(ins.K-offArgs)/8]
-				if (ins.K-offArgs)%8 != 0 {
-					v >>= 32
-				}
-				a = uint32(v)
-			default:
-				a = 0
-			}
-		case opAndK:
-			a &= ins.K
-		case opJa:
-			pc += int(ins.K)
-		case opJeqK, opJgeK, opJgtK, opJsetK:
-			var ok bool
-			switch ins.Op {
-			case opJeqK:
-				ok = a == ins.K
-			case opJgeK:
-				ok = a >= ins.K
-			case opJgtK:
-				ok = a > ins.K
-			case opJsetK:
-				ok = a&ins.K != 0
-			}
-			if ok {
-				pc += int(ins.Jt)
-			} else {
-				pc += int(ins.Jf)
-			}
-		case opRetK:
-			return ins.K
-		default:
-			return SECCOMP_RET_KILL_PROCESS
-		}
-	}
-	return SECCOMP_RET_KILL_PROCESS
 }

@@ -1,4 +1,4 @@
-package enforce
+package filter
 
 import (
 	"fmt"
@@ -85,8 +85,10 @@ func (a Action) String() string {
 	return "kill"
 }
 
-// retName names a seccomp return value for the disassembly.
-func retName(k uint32) string {
+// RetName names a seccomp return value as the disassembly does:
+// KILL_PROCESS, ERRNO(38), TRACE(7), ALLOW, ...; "" for a value that is
+// no action.
+func RetName(k uint32) string {
 	data := k & SECCOMP_RET_DATA
 	switch k & SECCOMP_RET_ACTION_FULL {
 	case SECCOMP_RET_KILL_PROCESS:

@@ -1,6 +1,6 @@
 //go:build linux && amd64
 
-package enforce
+package filter
 
 import (
 	"testing"
@@ -36,7 +36,7 @@ func seccompBPF(t *testing.T, set bitmap.Set) *bpf.VM {
 	return vm
 }
 
-func run(t *testing.T, vm *bpf.VM, d data) uint32 {
+func runVM(t *testing.T, vm *bpf.VM, d data) uint32 {
 	t.Helper()
 	r, err := vm.Run(encode(d))
 	if err != nil {
@@ -63,8 +63,8 @@ func TestSeccompBPFAgrees(t *testing.T) {
 		theirs := seccompBPF(t, set)
 		for _, sc := range bitmap.X86_64.Syscalls() {
 			d := data{arch: bitmap.AUDIT_ARCH_X86_64, nr: uint32(sc.Nr)}
-			if got, want := run(t, vmOurs, d), run(t, theirs, d); got != want {
-				t.Errorf("%s: ours(%s) = %s, go-seccomp-bpf = %s", name, sc.Name, retName(got), retName(want))
+			if got, want := runVM(t, vmOurs, d), runVM(t, theirs, d); got != want {
+				t.Errorf("%s: ours(%s) = %s, go-seccomp-bpf = %s", name, sc.Name, RetName(got), RetName(want))
 			}
 		}
 	}
@@ -93,16 +93,16 @@ func TestSeccompBPFHoles(t *testing.T) {
 		{"x32 ptrace (101|x32 bit)", data{arch: bitmap.AUDIT_ARCH_X86_64, nr: 101 | bitmap.X32SyscallBit}, SECCOMP_RET_ERRNO | 38, SECCOMP_RET_KILL_PROCESS},
 	}
 	for _, tt := range tests {
-		if got := run(t, theirs, tt.d); got != tt.theirs {
-			t.Errorf("%s: go-seccomp-bpf = %s, want its known hole %s (fixed upstream? then update this test)", tt.name, retName(got), retName(tt.theirs))
+		if got := runVM(t, theirs, tt.d); got != tt.theirs {
+			t.Errorf("%s: go-seccomp-bpf = %s, want its known hole %s (fixed upstream? then update this test)", tt.name, RetName(got), RetName(tt.theirs))
 		}
-		if got := run(t, vmOurs, tt.d); got != tt.our {
-			t.Errorf("%s: ours = %s, want %s", tt.name, retName(got), retName(tt.our))
+		if got := runVM(t, vmOurs, tt.d); got != tt.our {
+			t.Errorf("%s: ours = %s, want %s", tt.name, RetName(got), RetName(tt.our))
 		}
 	}
 }
 
-func mustDisassemble(t *testing.T, f *Filter) []bpf.Instruction {
+func mustDisassemble(t *testing.T, f *Program) []bpf.Instruction {
 	t.Helper()
 	insns, ok := bpf.Disassemble(f.Instructions())
 	if !ok {

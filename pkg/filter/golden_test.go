@@ -1,4 +1,4 @@
-package enforce
+package filter
 
 import (
 	"flag"
@@ -17,22 +17,25 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 func TestGolden(t *testing.T) {
 	beyond := func(s bitmap.Set) bitmap.Set { s.SetDenyBeyond(true); return s }
 	const secret = 0x1122334455667788
+	gate := Options{Gate: true, GateABI: bitmap.X86_64}
+	gateVals := Values{Secret: secret, Fd: 3}
 	tests := []struct {
 		name string
 		set  bitmap.Set
 		opts Options
+		vals Values
 	}{
-		{"x86_64-exec-gate", bitmap.NewSet(bitmap.X86_64, 59, 101, 322), Options{Secret: secret, Fd: 3, GateABI: bitmap.X86_64}},
-		{"x86_64-errno", bitmap.NewSet(bitmap.X86_64, 41, 42, 43, 49, 50), Options{Action: Errno(1)}},
-		{"x86_64-sentinel-trace", bitmap.NewSet(bitmap.X86_64, 101), Options{Action: Trace(1), Sentinel: 0x3ffffffe}},
-		{"x32-exec-gate", bitmap.NewSet(bitmap.X32, 59, 101, 322), Options{Secret: secret, Fd: 3, GateABI: bitmap.X86_64}},
-		{"i386-exec-gate", bitmap.NewSet(bitmap.I386, 11, 26, 358), Options{Secret: secret, Fd: 3, GateABI: bitmap.X86_64}},
-		{"aarch64-beyond", beyond(bitmap.NewSet(bitmap.AARCH64, 117, 221, 281)), Options{}},
-		{"arm-empty", bitmap.NewSet(bitmap.ARM), Options{Action: Log()}},
+		{"x86_64-exec-gate", bitmap.NewSet(bitmap.X86_64, 59, 101, 322), gate, gateVals},
+		{"x86_64-errno", bitmap.NewSet(bitmap.X86_64, 41, 42, 43, 49, 50), Options{Action: Errno(1)}, Values{}},
+		{"x86_64-sentinel-trace", bitmap.NewSet(bitmap.X86_64, 101), Options{Action: Trace(1), Sentinel: true}, Values{Sentinel: 0x3ffffffe}},
+		{"x32-exec-gate", bitmap.NewSet(bitmap.X32, 59, 101, 322), gate, gateVals},
+		{"i386-exec-gate", bitmap.NewSet(bitmap.I386, 11, 26, 358), gate, gateVals},
+		{"aarch64-beyond", beyond(bitmap.NewSet(bitmap.AARCH64, 117, 221, 281)), Options{}, Values{}},
+		{"arm-empty", bitmap.NewSet(bitmap.ARM), Options{Action: Log()}, Values{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, err := Build(tt.set, tt.opts)
+			f, err := filterCase{tt.name, tt.set, tt.opts, tt.vals}.compile()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -91,8 +94,8 @@ func TestLongJumps(t *testing.T) {
 		if nr%2 == 0 {
 			want = SECCOMP_RET_KILL_PROCESS
 		}
-		if got := eval(f.prog, bitmap.AUDIT_ARCH_X86_64, nr, [6]uint64{}); got != want {
-			t.Errorf("alternate set: nr %d = %s, want %s", nr, retName(got), retName(want))
+		if got := Eval(f.prog, bitmap.AUDIT_ARCH_X86_64, nr, [6]uint64{}); got != want {
+			t.Errorf("alternate set: nr %d = %s, want %s", nr, RetName(got), RetName(want))
 		}
 	}
 	ja := 0

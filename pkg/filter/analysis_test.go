@@ -1,10 +1,9 @@
-package enforce
+package filter
 
 import (
 	"testing"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
-	"golang.org/x/net/bpf"
 )
 
 // TestOnlyGateLoadsArguments walks every path of every filter of cases
@@ -13,7 +12,7 @@ import (
 // ABI's execve or execveat number while A held nr.
 func TestOnlyGateLoadsArguments(t *testing.T) {
 	for _, c := range cases(t) {
-		f, err := Build(c.set, c.opts)
+		f, err := c.compile()
 		if err != nil {
 			t.Fatalf("%s: Build: %v", c.name, err)
 		}
@@ -77,60 +76,11 @@ func TestOnlyGateLoadsArguments(t *testing.T) {
 	}
 }
 
-// constAllow is the kernel's seccomp_is_const_allow (kernel/seccomp.c,
-// Linux 5.11+): the emulation that decides, per syscall number, whether a
-// filter always allows it, and so whether the action cache may skip the
-// filter. Any instruction it does not know, or a load of anything but nr
-// and arch, makes the syscall uncacheable.
-func constAllow(prog []bpf.RawInstruction, arch, nr uint32) bool {
-	var a uint32
-	for pc := 0; pc < len(prog); pc++ {
-		ins := prog[pc]
-		switch ins.Op {
-		case opLdAbsW:
-			switch ins.K {
-			case offNr:
-				a = nr
-			case offArch:
-				a = arch
-			default:
-				return false
-			}
-		case opRetK:
-			return ins.K == SECCOMP_RET_ALLOW
-		case opJa:
-			pc += int(ins.K)
-		case opJeqK, opJgeK, opJgtK, opJsetK:
-			var ok bool
-			switch ins.Op {
-			case opJeqK:
-				ok = a == ins.K
-			case opJgeK:
-				ok = a >= ins.K
-			case opJgtK:
-				ok = a > ins.K
-			case opJsetK:
-				ok = a&ins.K != 0
-			}
-			if ok {
-				pc += int(ins.Jt)
-			} else {
-				pc += int(ins.Jf)
-			}
-		case opAndK:
-			a &= ins.K
-		default:
-			return false
-		}
-	}
-	return false
-}
-
 // TestActionCache checks that every syscall the filter allows, but the
 // gate's execveat, is one the kernel's action cache can serve.
 func TestActionCache(t *testing.T) {
 	for _, c := range cases(t) {
-		f, err := Build(c.set, c.opts)
+		f, err := c.compile()
 		if err != nil {
 			t.Fatalf("%s: Build: %v", c.name, err)
 		}
@@ -141,9 +91,9 @@ func TestActionCache(t *testing.T) {
 			if f.Gated() && nr == gateNr && abi.AuditArch() == c.opts.GateABI.AuditArch() {
 				continue
 			}
-			allowed := model(c.set, c.opts, data{arch: abi.AuditArch(), nr: nr}) == SECCOMP_RET_ALLOW
-			if got := constAllow(f.Instructions(), abi.AuditArch(), nr); got != allowed {
-				t.Errorf("%s: constAllow(nr %#x) = %v, want %v", c.name, nr, got, allowed)
+			allowed := model(c.set, c.opts, c.vals, data{arch: abi.AuditArch(), nr: nr}) == SECCOMP_RET_ALLOW
+			if got := ConstAllow(f.Instructions(), abi.AuditArch(), nr); got != allowed {
+				t.Errorf("%s: ConstAllow(nr %#x) = %v, want %v", c.name, nr, got, allowed)
 			}
 		}
 	}
@@ -163,13 +113,13 @@ func TestGateOnlyWhenNeeded(t *testing.T) {
 		opts Options
 		want bool
 	}{
-		{"execveat restricted", execveat, Options{Secret: 9, GateABI: bitmap.X86_64}, true},
-		{"execveat restricted, no secret", execveat, Options{GateABI: bitmap.X86_64}, false},
-		{"only execve restricted", execve, Options{Secret: 9, GateABI: bitmap.X86_64}, false},
-		{"nothing restricted", beyond, Options{Secret: 9, GateABI: bitmap.X86_64}, false},
-		{"x32 program, x86_64 loader", bitmap.NewSet(bitmap.X32), Options{Secret: 9, GateABI: bitmap.X86_64}, true},
-		{"i386 program, x86_64 loader", bitmap.NewSet(bitmap.I386), Options{Secret: 9, GateABI: bitmap.X86_64}, true},
-		{"log action", execveat, Options{Action: Log(), Secret: 9, GateABI: bitmap.X86_64}, true},
+		{"execveat restricted", execveat, Options{Gate: true, GateABI: bitmap.X86_64}, true},
+		{"execveat restricted, no gate asked", execveat, Options{GateABI: bitmap.X86_64}, false},
+		{"only execve restricted", execve, Options{Gate: true, GateABI: bitmap.X86_64}, false},
+		{"nothing restricted", beyond, Options{Gate: true, GateABI: bitmap.X86_64}, false},
+		{"x32 program, x86_64 loader", bitmap.NewSet(bitmap.X32), Options{Gate: true, GateABI: bitmap.X86_64}, true},
+		{"i386 program, x86_64 loader", bitmap.NewSet(bitmap.I386), Options{Gate: true, GateABI: bitmap.X86_64}, true},
+		{"log action", execveat, Options{Action: Log(), Gate: true, GateABI: bitmap.X86_64}, true},
 	}
 	for _, tt := range tests {
 		f, err := Build(tt.set, tt.opts)

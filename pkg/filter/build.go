@@ -1,55 +1,42 @@
-package enforce
+package filter
 
 import (
 	"fmt"
-	"runtime"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 	"golang.org/x/net/bpf"
 )
 
-// Options tune the filter Build makes. The zero value gives a filter that
-// kills on a hit and has no exec gate.
+// Options are the policy Build compiles: what a restricted syscall gets
+// and which checks the program holds. They are known ahead of time (at
+// stamp time, or when the loader reads the note). The values of those
+// checks that only exist at run time, the gate's secret and descriptor and
+// the supervisor's sentinel, are not options: Build compiles placeholders
+// for them, at fixed places, and Program.Render fills them in.
+//
+// The zero value gives a filter that kills on a hit and has no exec gate.
 type Options struct {
 	// Action is what a restricted syscall gets. Zero: Kill.
 	Action Action
 
-	// Secret, when nonzero, adds the exec gate (docs/exec.md): one
-	// execveat(Fd, "", argv, envp, AT_EMPTY_PATH) of the loader's ABI with
-	// Secret in its unused sixth argument register is allowed, although
-	// the set restricts execveat (or the loader's execveat is of another
-	// ABI than the set's). Without a secret there is no gate.
-	Secret uint64
+	// Gate adds the exec gate (docs/exec.md): one execveat(fd, "", argv,
+	// envp, AT_EMPTY_PATH) of GateABI with the secret in its unused sixth
+	// argument register is allowed, although the set restricts execveat
+	// (or the loader's execveat is of another ABI than the set's). The fd
+	// and the secret are Values. The gate is compiled in only when the
+	// loader's execveat would otherwise not be allowed (Program.Gated).
+	Gate bool
 
-	// Fd is the descriptor the gate's execveat must name.
-	Fd int
-
-	// GateABI is the ABI of the loader's own execveat. Zero (Unknown): the
-	// running process's, NativeABI().
+	// GateABI is the ABI of the loader's own execveat, required with Gate
+	// (ErrGateABI). A loader passes enforce.NativeABI().
 	GateABI bitmap.ABI
 
-	// Sentinel, when nonzero, is a raw syscall number of the set's ABI that
-	// always gets SECCOMP_RET_KILL_PROCESS, tested right after the arch
-	// check. The --explain supervisor rewrites a traced syscall to it so
-	// the kernel's recheck after RET_TRACE kills the process with a genuine
-	// seccomp SIGSYS.
-	Sentinel uint32
-}
-
-// NativeABI returns the ABI of the running program's own syscalls, or
-// bitmap.Unknown on an architecture sysrestrict does not know.
-func NativeABI() bitmap.ABI {
-	switch runtime.GOARCH {
-	case "amd64":
-		return bitmap.X86_64
-	case "386":
-		return bitmap.I386
-	case "arm64":
-		return bitmap.AARCH64
-	case "arm":
-		return bitmap.ARM
-	}
-	return bitmap.Unknown
+	// Sentinel adds a check, right after the arch check, that gives one
+	// raw syscall number of the set's ABI, Values.Sentinel,
+	// SECCOMP_RET_KILL_PROCESS. The --explain supervisor rewrites a traced
+	// syscall to it so the kernel's recheck after RET_TRACE kills the
+	// process with a genuine seccomp SIGSYS.
+	Sentinel bool
 }
 
 // execveatNrs is each ABI's execveat, as the kernel's syscall tables number
@@ -76,8 +63,8 @@ func execveatNr(abi bitmap.ABI) (uint32, bool) {
 // (docs/filter.md draws it):
 //
 //  1. seccomp_data.arch is not the set's ABI's audit arch: action;
-//  2. Sentinel: KILL_PROCESS;
-//  3. the exec gate, on the loader's execveat only;
+//  2. Options.Sentinel: the sentinel number gets KILL_PROCESS;
+//  3. Options.Gate: the exec gate, on the loader's execveat only;
 //  4. x86_64: nr >= 0x40000000 (the x32 bit): action; x32: nr without the
 //     x32 bit: action, and the bit is stripped for what follows;
 //  5. nr >= 512: action if set.DenyBeyond(), else allow;
@@ -85,8 +72,32 @@ func execveatNr(abi bitmap.ABI) (uint32, bool) {
 //
 // Every path but the gate's loads only arch and nr, so the kernel's action
 // cache serves every allowed syscall.
-func Build(set bitmap.Set, opts Options) (*Filter, error) {
-	root, gated, err := decide(set, opts)
+//
+// Build is pure: its result depends on set and opts alone, on every OS
+// and architecture. The gate's and the sentinel's values are placeholders
+// in the program (see Program.Render): their values never change its
+// shape.
+func Build(set bitmap.Set, opts Options) (*Program, error) {
+	return build(set, opts, &placeholderValues)
+}
+
+// placeholderValues are the words Build compiles into the placeholders
+// before Render. They fail closed if a program were ever installed
+// unrendered: the gate names descriptor -1, which no execveat can run, and
+// the sentinel is syscall -1, which no ABI has.
+var placeholderValues = words{fd: 0xffffffff, sentinel: 0xffffffff}
+
+// words are the instruction words of the placeholders.
+type words struct {
+	fd, secretLo, secretHi, sentinel uint32
+}
+
+// build is Build with the placeholders compiled as w: TestFixedShape
+// compiles with two sets of stand-ins and checks that only those words
+// differ.
+func build(set bitmap.Set, opts Options, w *words) (*Program, error) {
+	p := &Program{set: set, opts: opts}
+	root, err := decide(p, w)
 	if err != nil {
 		return nil, err
 	}
@@ -94,26 +105,28 @@ func Build(set bitmap.Set, opts Options) (*Filter, error) {
 	// rather than from decide's large one, which keeps the loader within
 	// the stack it starts with: growing it costs page faults at every exec
 	// (docs/exec.md, "Start-up").
-	prog := compile(root)
-	if len(prog) > MaxInstructions {
-		return nil, tooLong(len(prog))
+	p.prog, p.slots = compile(root)
+	if len(p.prog) > MaxInstructions {
+		return nil, tooLong(len(p.prog))
 	}
-	return &Filter{prog: prog, set: set, opts: opts, gate: gated}, nil
+	return p, nil
 }
 
 func tooLong(n int) error {
 	return fmt.Errorf("%w: %d instructions, the kernel takes at most %d", ErrTooLong, n, MaxInstructions)
 }
 
-// decide builds Build's tree of decisions and reports whether it holds
-// the exec gate.
-func decide(set bitmap.Set, opts Options) (root node, gated bool, err error) {
+// decide builds Build's tree of decisions for p's set and options, with
+// the placeholders as w, and records in p the gate's execveat and whether
+// the gate is in.
+func decide(p *Program, w *words) (root node, err error) {
+	set, opts := p.set, p.opts
 	abi := set.ABI()
 	if !abi.Known() {
-		return nil, false, fmt.Errorf("%w: set of ABI %v", ErrABI, abi)
+		return nil, fmt.Errorf("%w: set of ABI %v", ErrABI, abi)
 	}
 	if err := opts.Action.valid(); err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	act := ret(opts.Action.Ret())
 
@@ -132,56 +145,54 @@ func decide(set bitmap.Set, opts Options) (root node, gated bool, err error) {
 
 	// Step 3, the exec gate.
 	var gate node // nil: no gate
-	var gateNr, gateArch uint32
-	if opts.Secret != 0 {
+	if opts.Gate {
 		g := opts.GateABI
 		if g == bitmap.Unknown {
-			g = NativeABI()
+			return nil, ErrGateABI
 		}
 		nr, ok := execveatNr(g)
 		if !ok {
-			return nil, false, fmt.Errorf("%w: exec gate for ABI %v", ErrABI, g)
+			return nil, fmt.Errorf("%w: exec gate for ABI %v", ErrABI, g)
 		}
-		gateNr, gateArch = nr, g.AuditArch()
-		if needGate(set, opts, gateArch, gateNr) {
-			gate = load(offArgLo(0), jeq(uint32(opts.Fd),
+		p.gateNr, p.gateArch = nr, g.AuditArch()
+		if needGate(set, p.gateArch, p.gateNr) {
+			gate = load(offArgLo(0), slotJeq(slotFd, w.fd,
 				load(offArgLo(4), jeq(AT_EMPTY_PATH,
-					load(offArgLo(5), jeq(uint32(opts.Secret),
-						load(offArgHi(5), jeq(uint32(opts.Secret>>32), ret(SECCOMP_RET_ALLOW), act)),
+					load(offArgLo(5), slotJeq(slotSecretLo, w.secretLo,
+						load(offArgHi(5), slotJeq(slotSecretHi, w.secretHi, ret(SECCOMP_RET_ALLOW), act)),
 						act)),
 					act)),
 				act))
+			p.gate = true
 		}
 	}
 
 	// Steps 1 to 3.
 	arch := abi.AuditArch()
 	afterNr := body
-	if gate != nil && gateArch == arch {
-		afterNr = jeq(gateNr, gate, body)
+	if gate != nil && p.gateArch == arch {
+		afterNr = jeq(p.gateNr, gate, body)
 	}
-	if opts.Sentinel != 0 {
-		afterNr = jeq(opts.Sentinel, ret(SECCOMP_RET_KILL_PROCESS), afterNr)
+	if opts.Sentinel {
+		afterNr = slotJeq(slotSentinel, w.sentinel, ret(SECCOMP_RET_KILL_PROCESS), afterNr)
 	}
 	otherArch := act
-	if gate != nil && gateArch != arch {
+	if gate != nil && p.gateArch != arch {
 		// The loader's exec is of another arch than the program's (an i386
 		// program started by an x86_64 loader): on that arch the gate is
 		// the only thing allowed.
-		otherArch = jeq(gateArch, load(offNr, jeq(gateNr, gate, act)), act)
+		otherArch = jeq(p.gateArch, load(offNr, jeq(p.gateNr, gate, act)), act)
 	}
-	return load(offArch, jeq(arch, load(offNr, afterNr), otherArch)), gate != nil, nil
+	return load(offArch, jeq(arch, load(offNr, afterNr), otherArch)), nil
 }
 
 // needGate reports whether the loader's execveat would not be plainly
 // allowed by the filter without a gate. When it would be, the gate is left
 // out: it could only add argument loads, and with them take execveat out of
-// the kernel's action cache, while anyone could exec anyway.
-func needGate(set bitmap.Set, opts Options, arch, nr uint32) bool {
+// the kernel's action cache, while anyone could exec anyway. (The sentinel
+// never is the gate's execveat: Render refuses that value.)
+func needGate(set bitmap.Set, arch, nr uint32) bool {
 	if arch != set.ABI().AuditArch() {
-		return true
-	}
-	if opts.Sentinel != 0 && nr == opts.Sentinel {
 		return true
 	}
 	switch set.ABI() {
@@ -241,8 +252,12 @@ type node interface{}
 
 type retNode struct{ k uint32 }
 
+// jumpNode is a conditional jump on A. A placeholder's jump (slot != 0)
+// compares A with a run-time value: k is its stand-in, and the compiler
+// records where the jump lands so Render can write the value there.
 type jumpNode struct {
 	op   uint16
+	slot placeholder
 	k    uint32
 	t, f node
 }
@@ -253,15 +268,36 @@ type stmtNode struct {
 }
 
 func ret(k uint32) node             { return retNode{k} }
-func jeq(k uint32, t, f node) node  { return &jumpNode{opJeqK, k, t, f} }
-func jge(k uint32, t, f node) node  { return &jumpNode{opJgeK, k, t, f} }
-func jset(k uint32, t, f node) node { return &jumpNode{opJsetK, k, t, f} }
+func jeq(k uint32, t, f node) node  { return &jumpNode{opJeqK, 0, k, t, f} }
+func jge(k uint32, t, f node) node  { return &jumpNode{opJgeK, 0, k, t, f} }
+func jset(k uint32, t, f node) node { return &jumpNode{opJsetK, 0, k, t, f} }
 func load(off uint32, next node) node {
 	return &stmtNode{bpf.RawInstruction{Op: opLdAbsW, K: off}, next}
 }
 func and(mask uint32, next node) node {
 	return &stmtNode{bpf.RawInstruction{Op: opAndK, K: mask}, next}
 }
+
+// slotJeq is jeq with placeholder s, compiled as standIn.
+func slotJeq(s placeholder, standIn uint32, t, f node) node {
+	return &jumpNode{opJeqK, s, standIn, t, f}
+}
+
+// placeholder names a run-time value of the program.
+type placeholder uint8
+
+const (
+	slotFd       placeholder = 1 + iota // the gate's descriptor
+	slotSecretLo                        // the gate's secret, low 32 bits
+	slotSecretHi                        // and high 32 bits
+	slotSentinel                        // the sentinel syscall number
+	maxSlots     = iota
+)
+
+// slots records where the placeholders are: at[i] is the index of the
+// instruction whose K is placeholder i+1 (slotFd, ...), or -1 if the
+// program does not hold it.
+type slots struct{ at [maxSlots]int32 }
 
 // compile lays out n. A jump puts the smaller of its two blocks first, so
 // the conditional skip is as short as it can be; when even that is beyond
@@ -272,14 +308,17 @@ func and(mask uint32, next node) node {
 // needs — into one buffer of the size the tree compiles to: one
 // allocation, and a small frame for the recursion (docs/exec.md,
 // "Start-up").
-func compile(n node) []bpf.RawInstruction {
+func compile(n node) ([]bpf.RawInstruction, slots) {
 	c := compiler{prog: make([]bpf.RawInstruction, size(n))}
+	for i := range c.slots.at {
+		c.slots.at[i] = -1
+	}
 	c.pc = len(c.prog)
 	c.emit(n)
 	if c.pc != 0 {
-		panic("enforce: size and emit disagree") // a compiler bug
+		panic("filter: size and emit disagree") // a compiler bug
 	}
-	return c.prog
+	return c.prog, c.slots
 }
 
 // size returns the number of instructions n compiles to.
@@ -288,7 +327,7 @@ func size(n node) int {
 	case *stmtNode:
 		return 1 + size(n.next)
 	case *jumpNode:
-		if sameRet(n.t, n.f) {
+		if n.slot == 0 && sameRet(n.t, n.f) {
 			return 1
 		}
 		t, f := size(n.t), size(n.f)
@@ -308,8 +347,9 @@ func sameRet(a, b node) bool {
 
 // compiler fills prog backwards: prog[pc:] is what is emitted so far.
 type compiler struct {
-	prog []bpf.RawInstruction
-	pc   int
+	prog  []bpf.RawInstruction
+	pc    int
+	slots slots
 }
 
 // put prepends ins to what is emitted so far.
@@ -327,8 +367,10 @@ func (c *compiler) emit(n node) {
 		c.emit(n.next)
 		c.put(n.ins)
 	case *jumpNode:
-		if sameRet(n.t, n.f) {
-			c.emit(n.t) // both ways end in the same return
+		if n.slot == 0 && sameRet(n.t, n.f) {
+			// Both ways end in the same return. (Never a placeholder's
+			// jump: a value must not change the program's shape.)
+			c.emit(n.t)
 			return
 		}
 		c.jump(n)
@@ -356,7 +398,7 @@ func (c *compiler) jump(n *jumpNode) {
 		} else {
 			j.Jt = uint8(skip)
 		}
-		c.put(j)
+		c.putJump(n.slot, j)
 		return
 	}
 	// To the first block: skip the ja (1); to the second: the ja over the
@@ -367,7 +409,19 @@ func (c *compiler) jump(n *jumpNode) {
 		j.Jf = 1
 	}
 	c.put(bpf.RawInstruction{Op: opJa, K: uint32(skip)})
-	c.put(j)
+	c.putJump(n.slot, j)
 }
 
-func unknownNode(n node) { panic(fmt.Sprintf("enforce: unknown node %T", n)) }
+// putJump prepends the jump j, and records where it is if it is
+// placeholder s's.
+func (c *compiler) putJump(s placeholder, j bpf.RawInstruction) {
+	c.put(j)
+	if s != 0 {
+		if c.slots.at[s-1] != -1 {
+			panic("filter: a placeholder compiled twice") // a compiler bug
+		}
+		c.slots.at[s-1] = int32(c.pc)
+	}
+}
+
+func unknownNode(n node) { panic(fmt.Sprintf("filter: unknown node %T", n)) }

@@ -1,9 +1,9 @@
-package enforce
+package filter
 
 // Kernel constants, spelled as in include/uapi/linux/seccomp.h,
 // include/uapi/linux/filter.h and include/uapi/linux/fcntl.h. They are
-// defined here rather than taken from golang.org/x/sys/unix so that Build,
-// which is pure, compiles and is tested on every OS.
+// defined here rather than taken from golang.org/x/sys/unix so that this
+// package, which is pure, compiles and is tested on every OS.
 const (
 	SECCOMP_RET_KILL_PROCESS = 0x80000000
 	SECCOMP_RET_KILL_THREAD  = 0x00000000

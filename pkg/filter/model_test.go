@@ -1,4 +1,4 @@
-package enforce
+package filter
 
 import (
 	"encoding/binary"
@@ -21,22 +21,22 @@ const auditArchS390X = 0x80000016
 
 // model is the verdict SPEC section 3 asks for, written from the text and
 // not from Build: the reference the compiled filters are checked against.
-func model(set bitmap.Set, opts Options, d data) uint32 {
+func model(set bitmap.Set, opts Options, v Values, d data) uint32 {
 	act := opts.Action.Ret()
-	gateABI := opts.GateABI
-	if gateABI == bitmap.Unknown {
-		gateABI = NativeABI()
-	}
-	gateNr := uint32(gateABI.Lookup("execveat")[0]) | gateABI.NrBase()
-	gateArch := gateABI.AuditArch()
 
-	// The exec gate exists when there is a secret and the loader's own
+	// The exec gate exists when it is asked for and the loader's own
 	// execveat would otherwise not be allowed.
-	ungated := opts
-	ungated.Secret = 0
-	gate := opts.Secret != 0 && model(set, ungated, data{arch: gateArch, nr: gateNr}) != SECCOMP_RET_ALLOW
+	var gate bool
+	var gateNr, gateArch uint32
+	if opts.Gate {
+		gateNr = uint32(opts.GateABI.Lookup("execveat")[0]) | opts.GateABI.NrBase()
+		gateArch = opts.GateABI.AuditArch()
+		ungated := opts
+		ungated.Gate = false
+		gate = model(set, ungated, v, data{arch: gateArch, nr: gateNr}) != SECCOMP_RET_ALLOW
+	}
 	gateCheck := func() uint32 {
-		if uint32(d.args[0]) == uint32(opts.Fd) && uint32(d.args[4]) == AT_EMPTY_PATH && d.args[5] == opts.Secret {
+		if uint32(d.args[0]) == uint32(v.Fd) && uint32(d.args[4]) == AT_EMPTY_PATH && d.args[5] == v.Secret {
 			return SECCOMP_RET_ALLOW
 		}
 		return act
@@ -50,7 +50,7 @@ func model(set bitmap.Set, opts Options, d data) uint32 {
 		return act // 1. foreign arch
 	}
 	nr := d.nr
-	if opts.Sentinel != 0 && nr == opts.Sentinel {
+	if opts.Sentinel && nr == v.Sentinel {
 		return SECCOMP_RET_KILL_PROCESS
 	}
 	if gate && d.arch == gateArch && nr == gateNr {
@@ -99,6 +99,19 @@ type filterCase struct {
 	name string
 	set  bitmap.Set
 	opts Options
+	vals Values
+}
+
+// compile builds c's program and renders its values.
+func (c filterCase) compile() (*Program, error) {
+	p, err := Build(c.set, c.opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Render(c.vals); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // edgeSets returns the sets every ABI is tested with: edge cases, then
@@ -150,15 +163,17 @@ func cases(t testing.TB) []filterCase {
 		for name, set := range edgeSets(abi, r) {
 			i++
 			act := actions[i%len(actions)]
-			cs = append(cs, filterCase{fmt.Sprintf("%v/%s/%v", abi, name, act), set, Options{Action: act, GateABI: bitmap.X86_64}})
-			gated := Options{Action: act, Secret: r.Uint64() | 1<<63 | 1, Fd: 3 + r.IntN(5), GateABI: bitmap.X86_64}
+			cs = append(cs, filterCase{fmt.Sprintf("%v/%s/%v", abi, name, act), set, Options{Action: act, GateABI: bitmap.X86_64}, Values{}})
+			gated := Options{Action: act, Gate: true, GateABI: bitmap.X86_64}
+			vals := Values{Secret: r.Uint64() | 1<<63 | 1, Fd: 3 + r.IntN(5)}
 			if i%3 == 0 {
-				gated.Sentinel = 0x3fffffff
+				gated.Sentinel = true
+				vals.Sentinel = 0x3fffffff
 				if abi == bitmap.X32 {
-					gated.Sentinel |= bitmap.X32SyscallBit
+					vals.Sentinel |= bitmap.X32SyscallBit
 				}
 			}
-			cs = append(cs, filterCase{fmt.Sprintf("%v/%s/%v/gate", abi, name, act), set, gated})
+			cs = append(cs, filterCase{fmt.Sprintf("%v/%s/%v/gate", abi, name, act), set, gated, vals})
 		}
 	}
 	return cs
@@ -175,8 +190,8 @@ func inputs(c filterCase) []data {
 		nrs = append(nrs, nr, nr|bitmap.X32SyscallBit)
 	}
 	nrs = append(nrs, 0xffffffff, 0x7fffffff, 0x80000000, 0x3fffffff, 0xbfffffff, 0x40000000|0xf0005)
-	if c.opts.Sentinel != 0 {
-		nrs = append(nrs, c.opts.Sentinel)
+	if c.opts.Sentinel {
+		nrs = append(nrs, c.vals.Sentinel)
 	}
 	// On an arch that is neither the filter's nor the gate's the verdict
 	// does not depend on nr: a sample of numbers is enough there.
@@ -203,7 +218,7 @@ func inputs(c filterCase) []data {
 	}
 	// The gate: right and wrong arguments, on every arch, for execve and
 	// execveat of the gate's ABI.
-	secret, fd := c.opts.Secret, uint64(c.opts.Fd)
+	secret, fd := c.vals.Secret, uint64(c.vals.Fd)
 	right := [6]uint64{fd, 0, 0, 0, AT_EMPTY_PATH, secret}
 	wrongs := [][6]uint64{right,
 		{fd + 1, 0, 0, 0, AT_EMPTY_PATH, secret},
@@ -232,7 +247,7 @@ func TestModel(t *testing.T) {
 	for _, c := range cases(t) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			f, err := Build(c.set, c.opts)
+			f, err := c.compile()
 			if err != nil {
 				t.Fatalf("Build: %v", err)
 			}
@@ -250,15 +265,15 @@ func TestModel(t *testing.T) {
 				if err != nil {
 					t.Fatalf("VM.Run(%+v): %v", d, err)
 				}
-				want := model(c.set, c.opts, d)
+				want := model(c.set, c.opts, c.vals, d)
 				if uint32(got) != want {
-					t.Errorf("filter(arch %#x, nr %#x, args %x) = %#x (%s), want %#x (%s)", d.arch, d.nr, d.args, uint32(got), retName(uint32(got)), want, retName(want))
+					t.Errorf("filter(arch %#x, nr %#x, args %x) = %#x (%s), want %#x (%s)", d.arch, d.nr, d.args, uint32(got), RetName(uint32(got)), want, RetName(want))
 					if fails++; fails > 10 {
 						t.Fatalf("too many failures; filter:\n%v", f)
 					}
 				}
-				if ev := eval(f.prog, d.arch, d.nr, d.args); ev != want {
-					t.Errorf("eval(arch %#x, nr %#x) = %#x, want %#x", d.arch, d.nr, ev, want)
+				if ev := Eval(f.prog, d.arch, d.nr, d.args); ev != want {
+					t.Errorf("Eval(arch %#x, nr %#x) = %#x, want %#x", d.arch, d.nr, ev, want)
 				}
 			}
 		})
@@ -274,7 +289,8 @@ func TestBuildErrors(t *testing.T) {
 		{"unknown ABI", bitmap.NewSet(bitmap.Unknown, 1), Options{}},
 		{"errno 0", bitmap.NewSet(bitmap.X86_64, 1), Options{Action: Errno(0)}},
 		{"errno 4096", bitmap.NewSet(bitmap.X86_64, 1), Options{Action: Errno(4096)}},
-		{"gate ABI without execveat", bitmap.NewSet(bitmap.X86_64, 1), Options{Secret: 1, GateABI: bitmap.ABI(200)}},
+		{"gate ABI without execveat", bitmap.NewSet(bitmap.X86_64, 1), Options{Gate: true, GateABI: bitmap.ABI(200)}},
+		{"gate without its ABI", bitmap.NewSet(bitmap.X86_64, 1), Options{Gate: true}},
 	}
 	for _, tt := range tests {
 		if f, err := Build(tt.set, tt.opts); err == nil {
