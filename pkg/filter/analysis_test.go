@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+	"golang.org/x/net/bpf"
 )
 
 // TestOnlyGateLoadsArguments walks every path of every filter of cases
@@ -149,5 +150,54 @@ func TestExecveatNrs(t *testing.T) {
 	}
 	if _, ok := execveatNr(bitmap.Unknown); ok {
 		t.Errorf("execveatNr(Unknown) succeeded")
+	}
+}
+
+// TestConstAllow pins ConstAllow, the evaluator run the way the kernel's
+// seccomp_is_const_allow runs it, on hand-made programs: a load of an
+// argument or of instruction_pointer on the path, an instruction it does
+// not know, a return of anything but ALLOW, or running off the end make a
+// syscall uncacheable; Eval of the same programs, with the arguments
+// known, follows the loads.
+func TestConstAllow(t *testing.T) {
+	type ins = bpf.RawInstruction
+	allow := ins{Op: opRetK, K: SECCOMP_RET_ALLOW}
+	kill := ins{Op: opRetK, K: SECCOMP_RET_KILL_PROCESS}
+	argOn5 := []ins{ // nr 5: allow if args[0] is 7; others: allow
+		{Op: opLdAbsW, K: offNr},
+		{Op: opJeqK, K: 5, Jt: 0, Jf: 3},
+		{Op: opLdAbsW, K: offArgLo(0)},
+		{Op: opJeqK, K: 7, Jt: 1, Jf: 0},
+		kill,
+		allow,
+	}
+	tests := []struct {
+		name   string
+		prog   []ins
+		nr     uint32
+		args   [6]uint64
+		cached bool
+		eval   uint32
+	}{
+		{"ret allow", []ins{allow}, 0, [6]uint64{}, true, SECCOMP_RET_ALLOW},
+		{"ret kill", []ins{kill}, 0, [6]uint64{}, false, SECCOMP_RET_KILL_PROCESS},
+		{"ret log", []ins{{Op: opRetK, K: SECCOMP_RET_LOG}}, 0, [6]uint64{}, false, SECCOMP_RET_LOG},
+		{"argument load on the path", argOn5, 5, [6]uint64{7}, false, SECCOMP_RET_ALLOW},
+		{"argument load on the path, wrong argument", argOn5, 5, [6]uint64{8}, false, SECCOMP_RET_KILL_PROCESS},
+		{"argument load on another path", argOn5, 6, [6]uint64{8}, true, SECCOMP_RET_ALLOW},
+		{"instruction_pointer", []ins{{Op: opLdAbsW, K: 8}, allow}, 0, [6]uint64{}, false, SECCOMP_RET_ALLOW},
+		{"arch and mask", []ins{{Op: opLdAbsW, K: offArch}, {Op: opAndK, K: 0xff}, {Op: opJeqK, K: 0x3e, Jt: 1}, kill, allow}, 0, [6]uint64{}, true, SECCOMP_RET_ALLOW},
+		{"ja", []ins{{Op: opJa, K: 1}, kill, allow}, 0, [6]uint64{}, true, SECCOMP_RET_ALLOW},
+		{"jgt and jset", []ins{{Op: opLdAbsW, K: offNr}, {Op: opJgtK, K: 3, Jt: 1}, kill, {Op: opJsetK, K: 4, Jt: 1}, kill, allow}, 4, [6]uint64{}, true, SECCOMP_RET_ALLOW},
+		{"ldx: unknown to both", []ins{{Op: 0x01}, allow}, 0, [6]uint64{}, false, SECCOMP_RET_KILL_PROCESS},
+		{"off the end", []ins{{Op: opLdAbsW, K: offNr}}, 0, [6]uint64{}, false, SECCOMP_RET_KILL_PROCESS},
+	}
+	for _, tt := range tests {
+		if got := ConstAllow(tt.prog, bitmap.AUDIT_ARCH_X86_64, tt.nr); got != tt.cached {
+			t.Errorf("%s: ConstAllow(nr %d) = %v, want %v", tt.name, tt.nr, got, tt.cached)
+		}
+		if got := Eval(tt.prog, bitmap.AUDIT_ARCH_X86_64, tt.nr, tt.args); got != tt.eval {
+			t.Errorf("%s: Eval(nr %d, args %v) = %s, want %s", tt.name, tt.nr, tt.args, RetName(got), RetName(tt.eval))
+		}
 	}
 }
