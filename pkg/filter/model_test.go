@@ -2,8 +2,13 @@ package filter
 
 import (
 	"encoding/binary"
+	"errors"
+	"flag"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
@@ -114,17 +119,24 @@ func (c filterCase) compile() (*Program, error) {
 	return p, nil
 }
 
-// edgeSets returns the sets every ABI is tested with: edge cases, then
-// random ones, each with and without DENY_BEYOND.
-func edgeSets(abi bitmap.ABI, r *rand.Rand) map[string]bitmap.Set {
-	sets := map[string]bitmap.Set{"empty": bitmap.NewSet(abi)}
+// namedSet is a set of the reference-model test.
+type namedSet struct {
+	name string
+	set  bitmap.Set
+}
+
+// edgeSets returns the sets every ABI is tested with, in a fixed order:
+// edge cases, then random ones drawn from r, each without and with
+// DENY_BEYOND.
+func edgeSets(abi bitmap.ABI, r *rand.Rand) []namedSet {
+	sets := []namedSet{{"empty", bitmap.NewSet(abi)}}
 	full := bitmap.NewSet(abi)
 	for nr := range bitmap.Size {
 		full.Add(nr)
 	}
-	sets["full"] = full
+	sets = append(sets, namedSet{"full", full})
 	for _, nr := range []int{0, 31, 32, 63, 511} {
-		sets[fmt.Sprint("bit", nr)] = bitmap.NewSet(abi, nr)
+		sets = append(sets, namedSet{fmt.Sprint("bit", nr), bitmap.NewSet(abi, nr)})
 	}
 	exec := bitmap.NewSet(abi)
 	for _, nr := range append(abi.Lookup("execve"), abi.Lookup("execveat")...) {
@@ -132,7 +144,7 @@ func edgeSets(abi bitmap.ABI, r *rand.Rand) map[string]bitmap.Set {
 			exec.Add(nr)
 		}
 	}
-	sets["exec"] = exec
+	sets = append(sets, namedSet{"exec", exec})
 	for i := range 4 {
 		s := bitmap.NewSet(abi)
 		density := r.IntN(100)
@@ -141,26 +153,47 @@ func edgeSets(abi bitmap.ABI, r *rand.Rand) map[string]bitmap.Set {
 				s.Add(nr)
 			}
 		}
-		sets[fmt.Sprint("random", i)] = s
+		sets = append(sets, namedSet{fmt.Sprint("random", i), s})
 	}
-	out := map[string]bitmap.Set{}
-	for name, s := range sets {
-		out[name] = s
-		s.SetDenyBeyond(true)
-		out[name+"+beyond"] = s
+	var out []namedSet
+	for _, ns := range sets {
+		out = append(out, ns)
+		ns.set.SetDenyBeyond(true)
+		out = append(out, namedSet{ns.name + "+beyond", ns.set})
 	}
 	return out
 }
 
+var seedFlag = flag.Uint64("seed", 0, "seed of the reference-model test's random sets and gate values (0: $"+seedEnv+", or a fresh one; the tests log it)")
+
+const seedEnv = "SYSRESTRICT_TEST_SEED"
+
+// seed is the random tests' seed: -seed, else $SYSRESTRICT_TEST_SEED,
+// else a fresh one. It is one per test binary; every test that uses it
+// logs it.
+var seed = sync.OnceValue(func() uint64 {
+	if *seedFlag != 0 {
+		return *seedFlag
+	}
+	if s, err := strconv.ParseUint(os.Getenv(seedEnv), 0, 64); err == nil && s != 0 {
+		return s
+	}
+	return rand.Uint64() | 1
+})
+
 var actions = []Action{Kill(), Errno(38), Trap(), Log(), Trace(7)}
 
-// cases returns the filters of the reference-model test.
+// cases returns the filters of the reference-model test, in a fixed order,
+// their random parts drawn from seed (logged on t).
 func cases(t testing.TB) []filterCase {
-	r := rand.New(rand.NewPCG(1, 2))
+	t.Helper()
+	t.Logf("random sets and gate values from seed %d (rerun with -seed=%d, or %s=%d)", seed(), seed(), seedEnv, seed())
+	r := rand.New(rand.NewPCG(seed(), 0x5eed))
 	var cs []filterCase
 	i := 0
 	for _, abi := range bitmap.ABIs {
-		for name, set := range edgeSets(abi, r) {
+		for _, ns := range edgeSets(abi, r) {
+			name, set := ns.name, ns.set
 			i++
 			act := actions[i%len(actions)]
 			cs = append(cs, filterCase{fmt.Sprintf("%v/%s/%v", abi, name, act), set, Options{Action: act, GateABI: bitmap.X86_64}, Values{}})
@@ -203,11 +236,13 @@ func inputs(c filterCase) []data {
 	}
 	var ds []data
 	seen := map[uint32]bool{}
+	var distinct []uint32 // arches, each once, in order
 	for _, arch := range arches {
 		if seen[arch] {
 			continue
 		}
 		seen[arch] = true
+		distinct = append(distinct, arch)
 		these := nrs
 		if arch != c.set.ABI().AuditArch() && arch != c.opts.GateABI.AuditArch() {
 			these = sample
@@ -231,7 +266,7 @@ func inputs(c filterCase) []data {
 		{fd, 0, 0, 0, AT_EMPTY_PATH, secret >> 32},
 		{fd, 0, 0, secret, AT_EMPTY_PATH, 0},
 	}
-	for arch := range seen {
+	for _, arch := range distinct {
 		for _, nr := range []uint32{59, 322, 520 | bitmap.X32SyscallBit, 545 | bitmap.X32SyscallBit, 11, 358, 221, 281, 387} {
 			for _, args := range wrongs {
 				ds = append(ds, data{arch: arch, nr: nr, args: args})
@@ -285,16 +320,19 @@ func TestBuildErrors(t *testing.T) {
 		name string
 		set  bitmap.Set
 		opts Options
+		want error
 	}{
-		{"unknown ABI", bitmap.NewSet(bitmap.Unknown, 1), Options{}},
-		{"errno 0", bitmap.NewSet(bitmap.X86_64, 1), Options{Action: Errno(0)}},
-		{"errno 4096", bitmap.NewSet(bitmap.X86_64, 1), Options{Action: Errno(4096)}},
-		{"gate ABI without execveat", bitmap.NewSet(bitmap.X86_64, 1), Options{Gate: true, GateABI: bitmap.ABI(200)}},
-		{"gate without its ABI", bitmap.NewSet(bitmap.X86_64, 1), Options{Gate: true}},
+		{"unknown ABI", bitmap.NewSet(bitmap.Unknown, 1), Options{}, ErrABI},
+		{"errno 0", bitmap.NewSet(bitmap.X86_64, 1), Options{Action: Errno(0)}, ErrAction},
+		{"errno 4096", bitmap.NewSet(bitmap.X86_64, 1), Options{Action: Errno(4096)}, ErrAction},
+		{"errno -1", bitmap.NewSet(bitmap.X86_64, 1), Options{Action: Errno(-1)}, ErrAction},
+		{"gate ABI without execveat", bitmap.NewSet(bitmap.X86_64, 1), Options{Gate: true, GateABI: bitmap.ABI(200)}, ErrABI},
+		{"gate without its ABI", bitmap.NewSet(bitmap.X86_64, 1), Options{Gate: true}, ErrGateABI},
+		{"gate without its ABI, execveat allowed", bitmap.NewSet(bitmap.X86_64), Options{Gate: true}, ErrGateABI},
 	}
 	for _, tt := range tests {
-		if f, err := Build(tt.set, tt.opts); err == nil {
-			t.Errorf("%s: Build = %v, nil, want an error", tt.name, f)
+		if f, err := Build(tt.set, tt.opts); !errors.Is(err, tt.want) {
+			t.Errorf("%s: Build(%v, %+v) = %v, %v; want %v", tt.name, tt.set, tt.opts, f, err, tt.want)
 		}
 	}
 }
