@@ -1,23 +1,20 @@
 package execcli
 
 import (
-	"encoding/binary"
 	"io"
 	"syscall"
-	"unsafe"
 
 	"github.com/sysrestrict/sysrestrict/pkg/enforce"
 	"github.com/sysrestrict/sysrestrict/pkg/filter"
-	"golang.org/x/sys/unix"
 )
 
 // program builds the filter of a restricted plan, with the exec gate for
 // the loader's own execveat, and renders into it a fresh secret and the
 // plan's descriptor.
 func program(p *Plan) (*filter.Program, error) {
-	secret, err := newSecret()
+	secret, err := enforce.NewSecret()
 	if err != nil {
-		return nil, err
+		return nil, failWith(ExitUsage, err, err.Error())
 	}
 	f, err := filter.Build(p.Set, filter.Options{Action: p.Action, Gate: true, GateABI: enforce.NativeABI()})
 	if err == nil {
@@ -27,22 +24,6 @@ func program(p *Plan) (*filter.Program, error) {
 		return nil, failWith(ExitCannotRun, err, p.Path, ": ", err.Error())
 	}
 	return f, nil
-}
-
-// newSecret returns the exec gate's secret: 64 random bits, never zero.
-func newSecret() (uint64, error) {
-	var b [8]byte
-	for {
-		// The raw syscall: unix.Getrandom's vDSO path maps and faults in
-		// state pages, which cost more start-up time than the call.
-		n, _, e := unix.RawSyscall(unix.SYS_GETRANDOM, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0)
-		if e != 0 || n != uintptr(len(b)) {
-			return 0, failWith(ExitUsage, e, "getrandom: ", errText(e))
-		}
-		if secret := binary.LittleEndian.Uint64(b[:]); secret != 0 {
-			return secret, nil
-		}
-	}
 }
 
 // dump prints the filter the loader would install for p.
@@ -89,24 +70,9 @@ func run(p *Plan) error {
 func execPlain(p *Plan) error {
 	var err error
 	if p.Kind == KindELF {
-		err = execveat(p.File.Fd, p.Argv, p.Env)
+		err = enforce.ExecUnrestricted(p.File.Fd, p.Argv, p.Env)
 	} else {
 		err = syscall.Exec(p.Path, p.Argv, p.Env)
 	}
 	return failWith(ExitCannotRun, err, p.Path, ": cannot execute: ", errText(err))
-}
-
-func execveat(fd int, argv, env []string) error {
-	argvp, err := syscall.SlicePtrFromStrings(argv)
-	if err != nil {
-		return err
-	}
-	envp, err := syscall.SlicePtrFromStrings(env)
-	if err != nil {
-		return err
-	}
-	empty := new(byte)
-	_, _, e := unix.Syscall6(unix.SYS_EXECVEAT, uintptr(fd), uintptr(unsafe.Pointer(empty)),
-		uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envp[0])), unix.AT_EMPTY_PATH, 0)
-	return e
 }

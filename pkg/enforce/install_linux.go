@@ -123,6 +123,24 @@ func Exec(p *filter.Program, argv, env []string, failPrefix string) error {
 	}
 }
 
+// ExecUnrestricted execs the file open as fd with no filter:
+// execveat(fd, "", argv, env, AT_EMPTY_PATH), the loader's path for a
+// program with nothing to enforce. It returns only on failure, with the
+// errno.
+func ExecUnrestricted(fd int, argv, env []string) error {
+	argvp, err := syscall.SlicePtrFromStrings(argv)
+	if err != nil {
+		return err
+	}
+	envp, err := syscall.SlicePtrFromStrings(env)
+	if err != nil {
+		return err
+	}
+	_, _, e := unix.Syscall6(unix.SYS_EXECVEAT, uintptr(fd), uintptr(unsafe.Pointer(&emptyPath[0])),
+		uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envp[0])), unix.AT_EMPTY_PATH, 0)
+	return e
+}
+
 // writeAllowed reports whether p lets this process's write(2) to fd 2 run
 // (allowed, logged, or answered with an errno: none of those kills).
 func writeAllowed(p *filter.Program) bool {
