@@ -1,8 +1,6 @@
-//go:build linux
-
 package enforce
 
-// installExec is in exec_amd64.s.
+// installExec is in exec_linux_amd64.s.
 //
 //go:noescape
 func installExec(fprog, fd, path, argv, envp, secret uintptr) (stage, errno uintptr)

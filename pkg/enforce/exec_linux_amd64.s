@@ -1,5 +1,3 @@
-//go:build linux
-
 #include "textflag.h"
 
 // func installExec(fprog, fd, path, argv, envp, secret uintptr) (stage, errno uintptr)
