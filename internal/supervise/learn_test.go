@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sysrestrict/sysrestrict/internal/testutil"
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 	"github.com/sysrestrict/sysrestrict/pkg/profile"
 )
@@ -340,8 +341,12 @@ func TestJobControl(t *testing.T) {
 // (PTRACE_O_EXITKILL): nothing goes on running unsupervised.
 func TestFailClosed(t *testing.T) {
 	sleep := need(t, "sleep")
-	sup := exec.Command("/proc/self/exe")
-	sup.Env = append(os.Environ(), envTestRecord+"="+sleep+" 30")
+	if testutil.InSubprocess(t) {
+		// A supervisor of its own, which the parent kills.
+		Record(context.Background(), Config{Path: sleep, Argv: []string{sleep, "30"}})
+		os.Exit(0)
+	}
+	sup := testutil.Command(t)
 	if err := sup.Start(); err != nil {
 		t.Fatal(err)
 	}

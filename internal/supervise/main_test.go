@@ -3,40 +3,17 @@
 package supervise
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
-
-// envTestExit makes the re-executed test binary call Exit with the wait
-// status in it (see TestExit).
-const envTestExit = "SUPERVISE_TEST_EXIT"
-
-// envTestRecord makes the re-executed test binary Record the command in it
-// (see TestFailClosed).
-const envTestRecord = "SUPERVISE_TEST_RECORD"
 
 func TestMain(m *testing.M) {
 	// The supervisor starts this test binary as its child (Launcher is
 	// /proc/self/exe); there Init installs the filter and runs PROGRAM.
 	Init()
-	if ws, ok := os.LookupEnv(envTestExit); ok {
-		n, _ := strconv.Atoi(ws)
-		Exit(unix.WaitStatus(n)) // never returns
-	}
-	if argv, ok := os.LookupEnv(envTestRecord); ok {
-		// A supervisor of its own (TestFailClosed kills it).
-		args := strings.Fields(argv)
-		Record(context.Background(), Config{Path: args[0], Argv: args})
-		os.Exit(0)
-	}
 	code := m.Run()
 	if victims.dir != "" {
 		os.RemoveAll(victims.dir)

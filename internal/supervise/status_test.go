@@ -4,13 +4,13 @@ package supervise
 
 import (
 	"errors"
-	"os"
 	"os/exec"
-	"strconv"
 	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sysrestrict/sysrestrict/internal/testutil"
 )
 
 // TestExit re-executes the test binary to call Exit with a wait status, and
@@ -26,18 +26,22 @@ func TestExit(t *testing.T) {
 		unix.WaitStatus(unix.SIGKILL),
 	}
 	for _, ws := range statuses {
-		cmd := exec.Command("/proc/self/exe")
-		cmd.Env = append(os.Environ(), envTestExit+"="+strconv.Itoa(int(ws)))
-		err := cmd.Run()
-		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
-			t.Fatal(err)
-		}
-		got := unix.WaitStatus(cmd.ProcessState.Sys().(syscall.WaitStatus))
-		want := ws &^ 0x80 // no core: it would be the supervisor's
-		if got != want {
-			t.Errorf("Exit(%s): parent saw %s, want %s", Status(ws), Status(got), Status(want))
-		}
+		t.Run(Status(ws), func(t *testing.T) {
+			if testutil.InSubprocess(t) {
+				Exit(ws) // never returns
+			}
+			cmd := testutil.Command(t)
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if err != nil && !errors.As(err, &ee) {
+				t.Fatal(err)
+			}
+			got := unix.WaitStatus(cmd.ProcessState.Sys().(syscall.WaitStatus))
+			want := ws &^ 0x80 // no core: it would be the supervisor's
+			if got != want {
+				t.Errorf("Exit(%s): parent saw %s, want %s", Status(ws), Status(got), Status(want))
+			}
+		})
 	}
 }
 
