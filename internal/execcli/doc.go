@@ -1,7 +1,9 @@
 // Package execcli is the behaviour of sysrestrict-exec, the loader: find
 // PROGRAM, open it once, read its note from that descriptor, stack --deny
-// on it, install the seccomp filter of pkg/enforce on the loader's thread
-// and exec that same descriptor through the filter's exec gate.
+// on it, compile the seccomp filter (pkg/filter) with the exec gate and
+// render the descriptor and a fresh secret into it, install it on the
+// loader's thread and exec that same descriptor through the gate
+// (pkg/enforce).
 //
 // # Command line
 //

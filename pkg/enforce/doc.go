@@ -19,10 +19,12 @@
 //
 // Exec is the loader's path (docs/exec.md). The loader builds the program
 // with filter.Options.Gate for NativeABI, renders the descriptor it opened
-// and a fresh secret into it (filter.Program.Render), and Exec installs it
-// on the calling thread and at once makes the one execveat(fd, "", argv,
-// envp, AT_EMPTY_PATH) the gate lets through, with the secret in the sixth
-// argument register. Nothing runs in between.
+// and a fresh secret (NewSecret) into it (filter.Program.Render), and Exec
+// installs it on the calling thread and at once makes the one
+// execveat(fd, "", argv, envp, AT_EMPTY_PATH) the gate lets through, with
+// the secret in the sixth argument register. Nothing runs in between. A
+// program with nothing to enforce is exec'd the same way, without a
+// filter, by ExecUnrestricted.
 //
 // # Failing closed
 //
