@@ -10,7 +10,10 @@
 // pkg/enforce and internal/supervise only. internal/execcli and
 // pkg/elfnote make file syscalls through golang.org/x/sys/unix and
 // syscall (open, stat, pread, fsync, extended attributes), and execcli
-// execs a script or the supervisor by path (syscall.Exec). Every other
-// package of the tools imports none of unix, syscall and unsafe. The
-// example and the benchmark programs are outside the rule.
+// execs a script or the supervisor by path (syscall.Exec);
+// internal/stampcli and internal/policy read file identities
+// (syscall.Stat_t). Every other package of the tools imports none of
+// unix, syscall and unsafe. internal/hostcap (which probes the host
+// kernel for tests), the example and the benchmark programs are outside
+// the rule.
 package layering

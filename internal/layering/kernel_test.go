@@ -32,8 +32,11 @@ var grants = map[string]grant{
 	"internal/supervise": files | exec_ | process, // the ptrace supervisor
 	"internal/execcli":   files | exec_,           // opens and reads PROGRAM; execs scripts and the supervisor by path
 	"pkg/elfnote":        files,                   // writes stamped files safely
+	"internal/stampcli":  files,                   // file identities (syscall.Stat_t)
+	"internal/policy":    files,                   // file identities, opening without blocking
 
-	// Outside the rule: programs that show or measure the tools.
+	// Outside the rule: what tests, shows or measures the tools.
+	"internal/hostcap":         files | exec_ | process, // probes the host kernel for tests and scripts
 	"examples/selfrestrict":    files | exec_ | process,
 	"internal/bench/execbench": files | exec_,
 	"internal/bench/gofloor":   files | exec_,
