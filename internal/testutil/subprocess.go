@@ -8,7 +8,7 @@
 // TestRealDeal, go-landlock's RunInSubprocess). RunInSubprocess does the
 // whole round trip and passes the child's failures and skips back;
 // InSubprocess and Command are its two halves, for a test that wants the
-// child's exit status or to kill it.
+// child's exit status or to kill it; Shell is Command for a shell script.
 package testutil
 
 import (
@@ -60,6 +60,29 @@ func Command(t testing.TB, args ...string) *exec.Cmd {
 	cmd := exec.Command(self, append(cmdArgs, args...)...)
 	cmd.Env = append(os.Environ(), envChild+"="+t.Name())
 	return cmd
+}
+
+// Shell returns Command(t) as a shell command line, for a child that a
+// script starts (under fakeroot, as another user): the environment
+// variable that makes it t's child, bin, and the arguments, each quoted
+// for sh. bin is a shell word, put in as it is ("$STAMPER"); the test
+// binary must have been copied there. Unlike Command's, the child does
+// not run with -test.v: it prints nothing of its own when it passes.
+func Shell(t testing.TB, bin string) string {
+	t.Helper()
+	cmd := Command(t) // the same checks
+	args := []string{envChild + "=" + t.Name(), bin}
+	for _, a := range cmd.Args[1:] {
+		if a != "-test.v" {
+			args = append(args, a)
+		}
+	}
+	for i, a := range args {
+		if i != 1 {
+			args[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(args, " ")
 }
 
 // RunPattern returns the -test.run pattern that selects the test called

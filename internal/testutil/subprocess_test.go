@@ -92,3 +92,26 @@ func TestRunPattern(t *testing.T) {
 		t.Errorf("RunPattern = %q, want %q", got, want)
 	}
 }
+
+// TestShell: a child started by sh from Shell's command line is t's
+// child, even under a name that needs quoting.
+func TestShell(t *testing.T) {
+	for _, name := range []string{"plain", "it's quoted $HOME `x`"} {
+		t.Run(name, func(t *testing.T) {
+			if InSubprocess(t) {
+				os.Exit(7)
+			}
+			self, err := os.Executable()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("sh", "-c", "env "+Shell(t, `"$BIN"`))
+			cmd.Env = append(os.Environ(), "BIN="+self)
+			err = cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 7 {
+				t.Errorf("sh -c %q: %v, want the child's exit 7", Shell(t, `"$BIN"`), err)
+			}
+		})
+	}
+}

@@ -15,11 +15,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sysrestrict/sysrestrict/internal/testutil"
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 )
 
-// The crash test re-executes the test binary as a stamper that is killed
-// with SIGKILL: at a random instant, or at each step of the write.
+// The crash and metadata tests re-execute the test binary (testutil) as a
+// stamper: the child stamps the file named in its environment and exits,
+// or is killed with SIGKILL, at a random instant or at a step of the
+// write.
 const (
 	crashEnvFile  = "SYSRESTRICT_ELFNOTE_CRASH_FILE"
 	crashEnvStep  = "SYSRESTRICT_ELFNOTE_CRASH_STEP"
@@ -30,11 +33,10 @@ const (
 
 var crashSet = bitmap.NewSet(bitmap.X86_64, 59, 101, 200, 300)
 
-func init() {
+// crashStamp is the child: it stamps the file, killing itself at the step
+// named, if one is, and exits.
+func crashStamp() {
 	name := os.Getenv(crashEnvFile)
-	if name == "" {
-		return
-	}
 	opts := Options{noTmpfile: os.Getenv(crashEnvNamed) != "", Output: os.Getenv(crashEnvOut)}
 	if l := os.Getenv(crashEnvLinks); l != "" {
 		opts.Links = filepath.SplitList(l)
@@ -62,9 +64,9 @@ func init() {
 	os.Exit(0)
 }
 
-func crashChild(file, step string) *exec.Cmd {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), crashEnvFile+"="+file, crashEnvStep+"="+step)
+func crashChild(t *testing.T, file, step string) *exec.Cmd {
+	cmd := testutil.Command(t)
+	cmd.Env = append(cmd.Env, crashEnvFile+"="+file, crashEnvStep+"="+step)
 	return cmd
 }
 
@@ -129,6 +131,9 @@ func checkClean(t *testing.T, target string, inWindow bool) (left bool) {
 // stamped, and nothing else is in its directory, except after the new file
 // was named and before the rename, where the next stamp removes it.
 func TestCrashAtEachStep(t *testing.T) {
+	if testutil.InSubprocess(t) {
+		crashStamp()
+	}
 	rename := []string{"plan", "create", "copy", "patch", "metadata", "fsync", "link", "rename"}
 	for _, tc := range []struct {
 		fixture string
@@ -147,7 +152,7 @@ func TestCrashAtEachStep(t *testing.T) {
 			}
 			orig := mustRead(t, p)
 			before, _ := ReadFile(p)
-			err := crashChild(p, s).Run()
+			err := crashChild(t, p, s).Run()
 			if ee, ok := err.(*exec.ExitError); !ok || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 				t.Fatalf("%s: the stamper was not killed at step %s: %v", tc.fixture, s, err)
 			}
@@ -165,10 +170,13 @@ func TestCrashAtEachStep(t *testing.T) {
 // has its name while it is written, so a killed stamper leaves it; the
 // next stamp of the file removes it.
 func TestCrashWithoutTmpfile(t *testing.T) {
+	if testutil.InSubprocess(t) {
+		crashStamp()
+	}
 	for _, s := range []string{"copy", "metadata", "fsync", "rename"} {
 		p := tempFixture(t, "x86_64-pie")
 		orig := mustRead(t, p)
-		cmd := crashChild(p, s)
+		cmd := crashChild(t, p, s)
 		cmd.Env = append(cmd.Env, crashEnvNamed+"=1")
 		err := cmd.Run()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
@@ -185,6 +193,9 @@ func TestCrashWithoutTmpfile(t *testing.T) {
 // is the original or fully stamped, and nothing else is left beside it
 // unless the kill fell between naming the new file and the rename.
 func TestCrashRandom(t *testing.T) {
+	if testutil.InSubprocess(t) {
+		crashStamp()
+	}
 	n := 200
 	if testing.Short() {
 		n = 40
@@ -205,7 +216,7 @@ func TestCrashRandom(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		if out, err := crashChild(p, "").CombinedOutput(); err != nil {
+		if out, err := crashChild(t, p, "").CombinedOutput(); err != nil {
 			t.Fatalf("stamper run: %v\n%s", err, out)
 		}
 		span = max(span, time.Since(start))
@@ -220,7 +231,7 @@ func TestCrashRandom(t *testing.T) {
 		if err := os.Chmod(p, 0o755|os.ModeSetuid); err != nil {
 			t.Fatal(err)
 		}
-		cmd := crashChild(p, "")
+		cmd := crashChild(t, p, "")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sysrestrict/sysrestrict/internal/testutil"
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 )
 
@@ -187,8 +188,8 @@ func TestModTime(t *testing.T) {
 
 // asUser returns a command that runs the shell script under uid 65534 if
 // the test runs as root (setpriv), else as the test's own user, with this
-// test binary, readable by that user, as $STAMPER: run with the
-// crashEnvFile environment it stamps that file and exits. As root it
+// test binary, readable by that user, as $STAMPER: stamper(t) runs it as
+// t's child, which stamps the file crashEnvFile names and exits. As root it
 // chowns everything in dir to 65534 now (which clears setuid and
 // capabilities): set those up after the call.
 func asUser(t *testing.T, dir, script string) *exec.Cmd {
@@ -212,6 +213,12 @@ func asUser(t *testing.T, dir, script string) *exec.Cmd {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "STAMPER="+bin)
 	return cmd
+}
+
+// stamper returns the shell words that run $STAMPER as t's child, the
+// stamper: t calls crashStamp when testutil.InSubprocess(t).
+func stamper(t *testing.T) string {
+	return testutil.Shell(t, `"$STAMPER"`)
 }
 
 func copyExecutable(t *testing.T, from, to string) {
@@ -247,6 +254,9 @@ func TestFakeroot(t *testing.T) {
 	for _, p := range writePaths {
 		for _, mode := range []string{"4755", "755"} {
 			t.Run(p.name+"/"+mode, func(t *testing.T) {
+				if testutil.InSubprocess(t) {
+					crashStamp()
+				}
 				dir := sharedDir(t)
 				copyFile(t, filepath.Join(fixtureDir, p.fixture), filepath.Join(dir, "prog"))
 				out := "prog"
@@ -259,7 +269,7 @@ func TestFakeroot(t *testing.T) {
 chown 0:12 prog
 chmod ` + mode + ` prog
 before=$(stat -c %i prog)
-env ` + env + ` "$STAMPER" -test.run='^$'
+env ` + env + ` ` + stamper(t) + `
 stat -c '%u:%g %a' ` + out + `
 [ "$(stat -c %i prog)" = "$before" ] && echo same-inode || echo new-inode`
 				cmd := asUser(t, dir, "fakeroot -- sh -c '"+strings.ReplaceAll(script, "'", `'\''`)+"'")
@@ -290,6 +300,9 @@ func TestUnprivileged(t *testing.T) {
 	needTool(t, "setfattr")
 	for _, p := range writePaths {
 		t.Run(p.name, func(t *testing.T) {
+			if testutil.InSubprocess(t) {
+				crashStamp()
+			}
 			dir := sharedDir(t)
 			copyFile(t, filepath.Join(fixtureDir, p.fixture), filepath.Join(dir, "prog"))
 			out, env := "prog", crashEnvFile+"=prog"
@@ -301,7 +314,7 @@ chmod 6755 prog
 setfacl -m u:4321:r-x prog
 setfattr -n user.sysrestrict-test -v kept prog
 getfacl --omit-header --numeric prog | sed 's/^# file: .*//' > acl.before
-env ` + env + ` "$STAMPER" -test.run='^$'
+env ` + env + ` ` + stamper(t) + `
 stat -c '%a' ` + out + `
 getfacl --omit-header --numeric ` + out + ` | sed 's/^# file: .*//' | cmp - acl.before && echo acl-kept
 getfattr --only-values -n user.sysrestrict-test ` + out
@@ -312,16 +325,27 @@ getfattr --only-values -n user.sysrestrict-test ` + out
 			if got, want := strings.Fields(string(b)), []string{"6755", "acl-kept", "kept"}; !slices.Equal(got, want) {
 				t.Errorf("as a plain user, %s after the stamp: %q, want mode 6755, the ACL and the xattr kept", out, b)
 			}
+			if f, err := ReadFile(filepath.Join(dir, out)); err != nil || !f.Stamped {
+				t.Errorf("as a plain user, %s is not stamped: %v", out, err)
+			}
 		})
 	}
-	if os.Geteuid() != 0 {
-		return // the refusals need a file root prepared
+	// The refusals need a file root prepared; their stamper children run
+	// as 65534, so each subtest, not this test, asks for root.
+	needRoot := func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("preparing the file needs root (setcap, chown to a group 65534 is not in)")
+		}
 	}
 	t.Run("capabilities", func(t *testing.T) {
+		if testutil.InSubprocess(t) {
+			crashStamp()
+		}
+		needRoot(t)
 		dir := sharedDir(t)
 		prog := filepath.Join(dir, "prog")
 		copyFile(t, filepath.Join(fixtureDir, "x86_64-pie"), prog)
-		cmd := asUser(t, dir, "env "+crashEnvFile+"=prog \"$STAMPER\" -test.run='^$'") // chowns dir to 65534
+		cmd := asUser(t, dir, "env "+crashEnvFile+"=prog "+stamper(t)) // chowns dir to 65534
 		tool(t, "setcap", "cap_net_raw+ep", prog)
 		orig := mustRead(t, prog)
 		b, err := cmd.CombinedOutput()
@@ -333,11 +357,15 @@ getfattr --only-values -n user.sysrestrict-test ` + out
 		}
 	})
 	t.Run("setgid-foreign-group", func(t *testing.T) {
+		if testutil.InSubprocess(t) {
+			crashStamp()
+		}
+		needRoot(t)
 		dir := sharedDir(t)
 		prog := filepath.Join(dir, "prog")
 		copyFile(t, filepath.Join(fixtureDir, "x86_64-pie"), prog)
 		orig := mustRead(t, prog)
-		cmd := asUser(t, dir, "env "+crashEnvFile+"=prog \"$STAMPER\" -test.run='^$'") // chowns dir to 65534
+		cmd := asUser(t, dir, "env "+crashEnvFile+"=prog "+stamper(t)) // chowns dir to 65534
 		// A group 65534 is not in, on the file and, through a setgid
 		// directory, on every file created there: the new file's group is
 		// right, and only chmod can drop the bit.
