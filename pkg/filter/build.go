@@ -117,8 +117,7 @@ func tooLong(n int) error {
 }
 
 // decide builds Build's tree of decisions for p's set and options, with
-// the placeholders as w, and records in p the gate's execveat and whether
-// the gate is in.
+// the placeholders as w, and records in p whether the gate is in.
 func decide(p *Program, w *words) (root node, err error) {
 	set, opts := p.set, p.opts
 	abi := set.ABI()
@@ -145,6 +144,7 @@ func decide(p *Program, w *words) (root node, err error) {
 
 	// Step 3, the exec gate.
 	var gate node // nil: no gate
+	var gateNr, gateArch uint32
 	if opts.Gate {
 		g := opts.GateABI
 		if g == bitmap.Unknown {
@@ -154,8 +154,8 @@ func decide(p *Program, w *words) (root node, err error) {
 		if !ok {
 			return nil, fmt.Errorf("%w: exec gate for ABI %v", ErrABI, g)
 		}
-		p.gateNr, p.gateArch = nr, g.AuditArch()
-		if needGate(set, p.gateArch, p.gateNr) {
+		gateNr, gateArch = nr, g.AuditArch()
+		if needGate(set, gateArch, gateNr) {
 			gate = load(offArgLo(0), slotJeq(slotFd, w.fd,
 				load(offArgLo(4), jeq(AT_EMPTY_PATH,
 					load(offArgLo(5), slotJeq(slotSecretLo, w.secretLo,
@@ -170,18 +170,18 @@ func decide(p *Program, w *words) (root node, err error) {
 	// Steps 1 to 3.
 	arch := abi.AuditArch()
 	afterNr := body
-	if gate != nil && p.gateArch == arch {
-		afterNr = jeq(p.gateNr, gate, body)
+	if gate != nil && gateArch == arch {
+		afterNr = jeq(gateNr, gate, body)
 	}
 	if opts.Sentinel {
 		afterNr = slotJeq(slotSentinel, w.sentinel, ret(SECCOMP_RET_KILL_PROCESS), afterNr)
 	}
 	otherArch := act
-	if gate != nil && p.gateArch != arch {
+	if gate != nil && gateArch != arch {
 		// The loader's exec is of another arch than the program's (an i386
 		// program started by an x86_64 loader): on that arch the gate is
 		// the only thing allowed.
-		otherArch = jeq(p.gateArch, load(offNr, jeq(p.gateNr, gate, act)), act)
+		otherArch = jeq(gateArch, load(offNr, jeq(gateNr, gate, act)), act)
 	}
 	return load(offArch, jeq(arch, load(offNr, afterNr), otherArch)), nil
 }
@@ -295,9 +295,13 @@ const (
 )
 
 // slots records where the placeholders are: at[i] is the index of the
-// instruction whose K is placeholder i+1 (slotFd, ...), or -1 if the
-// program does not hold it.
-type slots struct{ at [maxSlots]int32 }
+// instruction whose K is placeholder i+1 (slotFd, ...), or noSlot if the
+// program does not hold it. (uint16: a program is at most
+// MaxInstructions long, and a Program that stays in its allocation size
+// class spares the loader a page fault.)
+type slots struct{ at [maxSlots]uint16 }
+
+const noSlot = 0xffff
 
 // compile lays out n. A jump puts the smaller of its two blocks first, so
 // the conditional skip is as short as it can be; when even that is beyond
@@ -311,7 +315,7 @@ type slots struct{ at [maxSlots]int32 }
 func compile(n node) ([]bpf.RawInstruction, slots) {
 	c := compiler{prog: make([]bpf.RawInstruction, size(n))}
 	for i := range c.slots.at {
-		c.slots.at[i] = -1
+		c.slots.at[i] = noSlot
 	}
 	c.pc = len(c.prog)
 	c.emit(n)
@@ -417,10 +421,10 @@ func (c *compiler) jump(n *jumpNode) {
 func (c *compiler) putJump(s placeholder, j bpf.RawInstruction) {
 	c.put(j)
 	if s != 0 {
-		if c.slots.at[s-1] != -1 {
-			panic("filter: a placeholder compiled twice") // a compiler bug
+		if c.slots.at[s-1] != noSlot || c.pc >= noSlot {
+			panic("filter: a placeholder compiled twice, or beyond any program's length") // a compiler bug
 		}
-		c.slots.at[s-1] = int32(c.pc)
+		c.slots.at[s-1] = uint16(c.pc)
 	}
 }
 

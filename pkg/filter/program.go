@@ -18,12 +18,16 @@ type Program struct {
 	set  bitmap.Set
 	opts Options
 
-	gate             bool   // the gate is compiled in
-	gateNr, gateArch uint32 // the gate's execveat, with Options.Gate
-	slots            slots
+	gate     bool // the gate is compiled in
+	rendered bool // Render wrote values in
+	slots    slots
 
-	values   Values
-	rendered bool
+	// The values last rendered (Values), kept in as few bytes as they
+	// need: the loader allocates a Program, and one of 144 bytes shares
+	// its size class with others of the loader's.
+	fd       int32
+	sentinel uint32
+	secret   uint64
 }
 
 // Instructions returns the program. The slice is shared: do not modify it.

@@ -41,7 +41,7 @@ func (p *Program) Render(v Values) error {
 	p.put(slotSecretLo, uint32(v.Secret))
 	p.put(slotSecretHi, uint32(v.Secret>>32))
 	p.put(slotSentinel, v.Sentinel)
-	p.values, p.rendered = v, true
+	p.secret, p.fd, p.sentinel, p.rendered = v.Secret, int32(v.Fd), v.Sentinel, true
 	return nil
 }
 
@@ -58,7 +58,7 @@ func (p *Program) check(v Values) error {
 		if v.Sentinel == 0 {
 			return fmt.Errorf("%w: sentinel 0", ErrValue)
 		}
-		if p.opts.Gate && p.gateArch == p.set.ABI().AuditArch() && v.Sentinel == p.gateNr {
+		if nr, ok := execveatNr(p.opts.GateABI); p.opts.Gate && ok && p.opts.GateABI.AuditArch() == p.set.ABI().AuditArch() && v.Sentinel == nr {
 			return fmt.Errorf("%w: sentinel %#x is the exec gate's execveat", ErrValue, v.Sentinel)
 		}
 	}
@@ -67,7 +67,7 @@ func (p *Program) check(v Values) error {
 
 // put writes k into placeholder s's instruction, if the program holds it.
 func (p *Program) put(s placeholder, k uint32) {
-	if pc := p.slots.at[s-1]; pc >= 0 {
+	if pc := p.slots.at[s-1]; pc != noSlot {
 		p.prog[pc].K = k
 	}
 }
@@ -79,4 +79,9 @@ func (p *Program) Rendered() bool {
 }
 
 // Values returns the values Render last wrote into p (zero before).
-func (p *Program) Values() Values { return p.values }
+func (p *Program) Values() Values {
+	if !p.rendered {
+		return Values{}
+	}
+	return Values{Secret: p.secret, Fd: int(p.fd), Sentinel: p.sentinel}
+}
