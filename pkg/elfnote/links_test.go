@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/sysrestrict/sysrestrict/internal/testutil"
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 )
 
@@ -143,10 +144,13 @@ func TestKeepOtherNames(t *testing.T) {
 func TestCrashRelink(t *testing.T) {
 	for _, step := range []string{"rename", "relink", "relink-rename", "relink#2", "relink-rename#2"} {
 		t.Run(step, func(t *testing.T) {
+			if testutil.InSubprocess(t) {
+				crashStamp()
+			}
 			names := linked(t, "x86_64-pie")
 			orig := mustRead(t, names[0])
 			// The step of the k-th link: the hook's steps are counted.
-			cmd := crashChild(names[0], step)
+			cmd := crashChild(t, names[0], step)
 			cmd.Env = append(cmd.Env, crashEnvLinks+"="+strings.Join(names[1:], string(filepath.ListSeparator)))
 			err := cmd.Run()
 			if ee, ok := err.(*exec.ExitError); !ok || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
