@@ -4,7 +4,6 @@ package stub
 
 import (
 	"encoding/binary"
-	"os"
 	"os/exec"
 	"testing"
 
@@ -133,8 +132,7 @@ func TestStubAArch64FailsClosed(t *testing.T) {
 	qemu := qemuAArch64(t)
 	h := newHarness(t, bitmap.AARCH64)
 	prog := a64Program(t, h, a64Payload(t, h, stubAddrA64Near, false), stubAddrA64Near)
-	argv := []string{os.Args[0], "-test.run=^TestStubAArch64FailsClosed$", qemu, prog}
-	r := run(t, []string{"STUBTEST_CHILD=deny-prctl"}, argv...)
+	r := runCmd(t, viaChild(t, "deny-prctl", []string{qemu, prog}))
 	t.Logf("%v, stdout %q, stderr %q", r, r.stdout, r.stderr)
 	want := prog + ": sysrestrict: prctl(PR_SET_NO_NEW_PRIVS) failed: errno 1\n"
 	if r.String() != "exit 126" || r.stdout != "" || r.stderr != want {

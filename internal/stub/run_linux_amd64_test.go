@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/sysrestrict/sysrestrict/internal/testutil"
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 	"github.com/sysrestrict/sysrestrict/pkg/enforce"
 	"github.com/sysrestrict/sysrestrict/pkg/filter"
@@ -164,29 +165,30 @@ func TestStubX86FailsClosed(t *testing.T) {
 
 	for _, tt := range []struct {
 		name  string
-		env   []string // STUBTEST_CHILD: run through a re-executed test binary
+		mode  string // run through a child of the test binary that sets this up (child)
 		argv  []string
 		wantE string // stderr, a regexp
 	}{
-		{"kernel refuses the filter", nil, []string{bad, "g"},
+		{"kernel refuses the filter", "", []string{bad, "g"},
 			regexp.QuoteMeta(bad + ": sysrestrict: seccomp(SECCOMP_SET_MODE_FILTER) failed: errno 22\n")},
-		{"seccomp denied by a parent filter", []string{"STUBTEST_CHILD=deny-seccomp"}, []string{good, "g"},
+		{"seccomp denied by a parent filter", "deny-seccomp", []string{good, "g"},
 			regexp.QuoteMeta(good + ": sysrestrict: seccomp(SECCOMP_SET_MODE_FILTER) failed: errno 1\n")},
-		{"prctl denied by a parent filter", []string{"STUBTEST_CHILD=deny-prctl"}, []string{good, "g"},
+		{"prctl denied by a parent filter", "deny-prctl", []string{good, "g"},
 			regexp.QuoteMeta(good + ": sysrestrict: prctl(PR_SET_NO_NEW_PRIVS) failed: errno 1\n")},
-		{"TSYNC: a thread with a filter of its own", nil, []string{good, "X"},
+		{"TSYNC: a thread with a filter of its own", "", []string{good, "X"},
 			regexp.QuoteMeta(good+": sysrestrict: seccomp(SECCOMP_SET_MODE_FILTER) failed: TSYNC could not sync thread ") + `[1-9][0-9]*\n`},
-		{"no argv[0]", []string{"STUBTEST_CHILD=no-argv"}, []string{bad},
+		{"no argv[0]", "no-argv", []string{bad},
 			regexp.QuoteMeta(": sysrestrict: seccomp(SECCOMP_SET_MODE_FILTER) failed: errno 22\n")},
-		{"a long argv[0]", []string{"STUBTEST_CHILD=argv0=" + long}, []string{bad, "g"},
+		{"a long argv[0]", "argv0=" + long, []string{bad, "g"},
 			regexp.QuoteMeta(long + ": sysrestrict: seccomp(SECCOMP_SET_MODE_FILTER) failed: errno 22\n")},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			argv := tt.argv
-			if tt.env != nil {
-				argv = append([]string{os.Args[0], "-test.run=^TestStubX86FailsClosed$"}, argv...)
+			var r result
+			if tt.mode != "" {
+				r = runCmd(t, viaChild(t, tt.mode, tt.argv))
+			} else {
+				r = run(t, nil, tt.argv...)
 			}
-			r := run(t, tt.env, argv...)
 			t.Logf("%v, stdout %q, stderr %.200q", r, r.stdout, r.stderr)
 			if r.String() != "exit 126" || r.stdout != "" || !regexp.MustCompile(`^`+tt.wantE+`$`).MatchString(r.stderr) {
 				t.Errorf("%v, stdout %q, stderr %q; want exit 126, nothing run, stderr matching %q", r, r.stdout, r.stderr, tt.wantE)
@@ -195,25 +197,25 @@ func TestStubX86FailsClosed(t *testing.T) {
 	}
 }
 
-// TestMain runs the children of TestStubX86FailsClosed: the test binary,
-// re-executed with STUBTEST_CHILD set and the program to run as its
-// arguments after the flags, sets up what the case needs and execs it.
-func TestMain(m *testing.M) {
-	if mode := os.Getenv("STUBTEST_CHILD"); mode != "" {
-		os.Exit(child(mode))
+// viaChild returns the command that runs argv through a child of the test
+// binary (testutil.Command) that first sets up what mode asks (child), for
+// the failure paths a parent filter or an odd argv must provoke. In that
+// child it does so and does not return.
+func viaChild(t *testing.T, mode string, argv []string) *exec.Cmd {
+	t.Helper()
+	if testutil.InSubprocess(t) {
+		os.Exit(child(os.Getenv("STUBTEST_MODE"), strings.Split(os.Getenv("STUBTEST_ARGV"), "\x1f")))
 	}
-	os.Exit(m.Run())
+	cmd := testutil.Command(t)
+	cmd.Env = append(cmd.Env, "STUBTEST_MODE="+mode, "STUBTEST_ARGV="+strings.Join(argv, "\x1f"))
+	// The program's stdout is what is checked: no "=== RUN" lines of -v.
+	cmd.Args = slices.DeleteFunc(cmd.Args, func(a string) bool { return strings.HasPrefix(a, "-test.v") })
+	return cmd
 }
 
-func child(mode string) int {
-	var argv []string
-	for i, a := range os.Args {
-		if !strings.HasPrefix(a, "-test.") && i > 0 {
-			argv = os.Args[i:]
-			break
-		}
-	}
-	if len(argv) == 0 {
+// child sets up what mode asks and execs argv.
+func child(mode string, argv []string) int {
+	if len(argv) == 0 || argv[0] == "" {
 		fmt.Fprintln(os.Stderr, "child: no program to run")
 		return 2
 	}
