@@ -279,3 +279,36 @@ func TestDhSysrestrictFails(t *testing.T) {
 		t.Errorf("dh_sysrestrict without --strict: %v\n%s", r, r.stderr)
 	}
 }
+
+// TestAddonSequence asks dh for its sequence (--no-act): with the add-on,
+// dh_sysrestrict comes right after dh_strip (which comes after dh_dwz);
+// without it installed, dh refuses the build-dependency rather than build
+// unstamped.
+func TestAddonSequence(t *testing.T) {
+	in := installTree(t)
+	dh := need(t, "dh")
+	dir := fakeSource(t, map[string][]string{"pkg-a": {"usr/bin/a"}})
+	writeFile(t, filepath.Join(dir, "debian/pkg-a.sysrestrict"), "usr/bin/* --deny @mount\n", 0o644)
+	writeFile(t, filepath.Join(dir, "debian/rules"), "#!/usr/bin/make -f\n%:\n\tdh $@\n", 0o755)
+	env := []string{"PATH=" + in.bin + ":" + os.Getenv("PATH"), "PERL5LIB=" + in.perl, "-DH_VERBOSE", "-DEB_BUILD_OPTIONS"}
+	for _, opts := range []string{"", "nostrip"} {
+		r := run(t, dir, append(env, "DEB_BUILD_OPTIONS="+opts), dh, "binary", "--no-act")
+		if !r.ok() {
+			t.Fatalf("dh binary --no-act: %v\n%s", r, r.stderr)
+		}
+		var seq []string
+		for _, l := range strings.Split(r.stdout, "\n") {
+			if f := strings.Fields(l); len(f) > 0 {
+				seq = append(seq, f[0])
+			}
+		}
+		i := strings.Index(strings.Join(seq, " "), "dh_dwz dh_strip dh_sysrestrict dh_makeshlibs")
+		if i < 0 {
+			t.Errorf("DEB_BUILD_OPTIONS=%q: dh's sequence has no dh_dwz dh_strip dh_sysrestrict dh_makeshlibs:\n%s", opts, r.stdout)
+		}
+	}
+	r := run(t, dir, []string{"PATH=" + in.bin + ":" + os.Getenv("PATH"), "-PERL5LIB"}, dh, "binary", "--no-act")
+	if r.ok() || !strings.Contains(r.stderr, "sysrestrict") {
+		t.Errorf("dh without the add-on installed: %v, stderr %q; want a failure naming it", r, r.stderr)
+	}
+}

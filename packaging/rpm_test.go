@@ -3,6 +3,7 @@ package packaging
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -85,4 +86,20 @@ func TestRPMPackage(t *testing.T) {
 		notes(t, in.stamp, root, debug...)
 		enforced(t, in.loader, root)
 	})
+}
+
+// TestSpecNeedsMacros checks that a spec that asks for the stamp does not
+// build without macros.sysrestrict: rpm stops at the unknown line rather
+// than build unstamped.
+func TestSpecNeedsMacros(t *testing.T) {
+	rpmspec := need(t, "rpmspec")
+	spec := filepath.Join(testPackage, "rpm/hello-sysrestrict.spec")
+	if r := run(t, "", nil, rpmspec, "-P", spec); r.ok() || !strings.Contains(r.stderr, "sysrestrict_enable") {
+		t.Errorf("rpmspec -P without the macros: %v, stderr %q; want a failure at %%sysrestrict_enable", r, r.stderr)
+	}
+	in := installTree(t)
+	r := mustRun(t, "", nil, rpmspec, "--load", in.macros, "-P", spec)
+	if strings.Contains(r.stdout, "sysrestrict_enable") {
+		t.Errorf("rpmspec -P with the macros left %%sysrestrict_enable unexpanded:\n%s", r.stdout)
+	}
 }
