@@ -247,10 +247,14 @@ func sharedDir(t *testing.T) string {
 }
 
 // TestFakeroot: under fakeroot(1), as a package build runs it, the owner,
-// group and mode that the session gave a file (chown root:man, chmod 4755)
-// are what the session sees after the stamp, on every write path.
+// group and mode (chown root:man, chmod 4755), the capabilities (setcap)
+// and the user xattrs that the session gave a file are what the session
+// sees after the stamp, on every write path. (fakeroot has no ACLs:
+// setfacl fails in its sessions.)
 func TestFakeroot(t *testing.T) {
 	needTool(t, "fakeroot")
+	needTool(t, "setcap")
+	needTool(t, "setfattr")
 	for _, p := range writePaths {
 		for _, mode := range []string{"4755", "755"} {
 			t.Run(p.name+"/"+mode, func(t *testing.T) {
@@ -268,9 +272,13 @@ func TestFakeroot(t *testing.T) {
 				script := `set -e
 chown 0:12 prog
 chmod ` + mode + ` prog
+setcap cap_net_raw+ep prog
+setfattr -n user.sysrestrict-test -v kept prog
 before=$(stat -c %i prog)
 env ` + env + ` ` + stamper(t) + `
 stat -c '%u:%g %a' ` + out + `
+getcap ` + out + ` | cut -d' ' -f2
+getfattr --only-values -n user.sysrestrict-test ` + out + `; echo
 [ "$(stat -c %i prog)" = "$before" ] && echo same-inode || echo new-inode`
 				cmd := asUser(t, dir, "fakeroot -- sh -c '"+strings.ReplaceAll(script, "'", `'\''`)+"'")
 				b, err := cmd.CombinedOutput()
@@ -278,8 +286,8 @@ stat -c '%u:%g %a' ` + out + `
 					t.Fatalf("under fakeroot: %v\n%s", err, b)
 				}
 				lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-				if len(lines) < 2 || lines[len(lines)-2] != "0:12 "+mode {
-					t.Errorf("under fakeroot, %s after the stamp: %q, want owner, group and mode 0:12 %s", out, b, mode)
+				if len(lines) < 4 || !slices.Equal(lines[len(lines)-4:len(lines)-1], []string{"0:12 " + mode, "cap_net_raw=ep", "kept"}) {
+					t.Errorf("under fakeroot, %s after the stamp: %q, want owner, group and mode 0:12 %s, the capability and the user xattr the session gave it", out, b, mode)
 				}
 				f, err := ReadFile(filepath.Join(dir, out))
 				if err != nil || !f.Stamped {

@@ -182,51 +182,104 @@ func killedByWrite(f *os.File, fi os.FileInfo) bool {
 // process's descriptors.
 func fakerootMetadata(src, dst *os.File) error {
 	self := "/proc/" + strconv.Itoa(os.Getpid()) + "/fd/"
-	ref := "--reference=" + self + strconv.Itoa(int(src.Fd()))
+	from := self + strconv.Itoa(int(src.Fd()))
 	to := self + strconv.Itoa(int(dst.Fd()))
 	// chown first: in the session, as in the kernel, it may clear setuid.
-	for _, argv := range [][]string{{"chown", ref, to}, {"chmod", ref, to}} {
-		if out, err := runTool(argv); err != nil {
+	for _, argv := range [][]string{{"chown", "--reference=" + from, to}, {"chmod", "--reference=" + from, to}} {
+		if _, out, err := runTool(argv, nil); err != nil {
 			return fmt.Errorf("keeping the owner and mode fakeroot gave %s: %s: %w: %s", src.Name(), argv[0], err, bytes.TrimSpace(out))
 		}
+	}
+	// fakeroot fakes extended attributes too (setcap and setfattr in the
+	// session set none on the disk): carry them over with the session's
+	// getfattr and setfattr (package attr), where it has them.
+	if _, err := lookPath("getfattr"); err != nil {
+		return nil
+	}
+	dump, out, err := runTool([]string{"getfattr", "--dump", "--match=-", "--encoding=hex", "--absolute-names", from}, nil)
+	if err != nil {
+		return fmt.Errorf("reading the extended attributes fakeroot gave %s: %w: %s", src.Name(), err, bytes.TrimSpace(out))
+	}
+	lines := bytes.Split(dump, []byte("\n"))
+	keep := [][]byte{[]byte("# file: " + to)}
+	for _, l := range lines {
+		name, _, ok := bytes.Cut(l, []byte("="))
+		if ok && !bytes.HasPrefix(l, []byte("#")) && !droppedXattrs[string(name)] {
+			keep = append(keep, l)
+		}
+	}
+	if len(keep) == 1 {
+		return nil
+	}
+	if _, out, err := runTool([]string{"setfattr", "--restore=-"}, append(bytes.Join(keep, []byte("\n")), '\n')); err != nil {
+		return fmt.Errorf("keeping the extended attributes fakeroot gave %s: %w: %s", src.Name(), err, bytes.TrimSpace(out))
 	}
 	return nil
 }
 
-// runTool runs argv (argv[0] found in PATH) with this process's environment
-// and returns what it wrote to stderr. It uses os.StartProcess, not
-// os/exec: the loader links this package, and os/exec brings context and
-// its init into every exec it does (TestLoaderImports).
-func runTool(argv []string) ([]byte, error) {
-	prog := ""
+// lookPath finds name in PATH.
+func lookPath(name string) (string, error) {
 	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
-		if p := filepath.Join(dir, argv[0]); dir != "" && isExecutable(p) {
-			prog = p
-			break
+		if p := filepath.Join(dir, name); dir != "" && isExecutable(p) {
+			return p, nil
 		}
 	}
-	if prog == "" {
-		return nil, fmt.Errorf("%s not found in PATH", argv[0])
-	}
-	r, w, err := os.Pipe()
+	return "", fmt.Errorf("%s not found in PATH", name)
+}
+
+// runTool runs argv (argv[0] found in PATH) with this process's environment
+// and stdin as its standard input, and returns what it wrote to stdout and
+// stderr (up to 1 MiB each). It uses os.StartProcess, not os/exec: the
+// loader links this package, and os/exec brings context and its init into
+// every exec it does (TestLoaderImports).
+func runTool(argv []string, stdin []byte) (stdout, stderr []byte, err error) {
+	prog, err := lookPath(argv[0])
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer r.Close()
-	p, err := os.StartProcess(prog, argv, &os.ProcAttr{Files: []*os.File{nil, nil, w}})
-	w.Close()
+	var files [3]*os.File
+	var ours []*os.File // our ends: stdin's writer, stdout's and stderr's readers
+	for i := range files {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, nil, err
+		}
+		if i == 0 {
+			files[i] = r
+			ours = append(ours, w)
+		} else {
+			files[i] = w
+			ours = append(ours, r)
+		}
+		defer files[i].Close()
+		defer ours[i].Close()
+	}
+	p, err := os.StartProcess(prog, argv, &os.ProcAttr{Files: files[:]})
+	for _, f := range files {
+		f.Close()
+	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out, _ := io.ReadAll(io.LimitReader(r, 4096))
+	go func() {
+		ours[0].Write(stdin)
+		ours[0].Close()
+	}()
+	done := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(ours[1], 1<<20))
+		done <- b
+	}()
+	stderr, _ = io.ReadAll(io.LimitReader(ours[2], 1<<20))
+	stdout = <-done
 	st, err := p.Wait()
 	if err != nil {
-		return out, err
+		return stdout, stderr, err
 	}
 	if !st.Success() {
-		return out, fmt.Errorf("%s", st)
+		return stdout, stderr, fmt.Errorf("%s", st)
 	}
-	return out, nil
+	return stdout, stderr, nil
 }
 
 func isExecutable(p string) bool {
