@@ -55,6 +55,37 @@ type Location struct {
 // header, and nearly always the program headers and the notes with it.
 const headSize = 4096
 
+// Bounds on the headers of a hostile file, so that the work and memory of
+// reading one are proportional to headers a real program can have, never
+// to the file's size (docs/note-format.md, "Hostile files").
+const (
+	// maxProgBytes is the largest program header table a Linux kernel
+	// loads: fs/binfmt_elf.c, load_elf_phdrs, refuses e_phnum *
+	// e_phentsize above 64 KiB (older kernels also above ELF_MIN_ALIGN,
+	// a page). 1,170 entries of ELF64, 2,048 of ELF32; on this 6.18 host
+	// an x86_64 file with 1,170 runs and one with 1,171 gets ENOEXEC.
+	maxProgBytes = 64 << 10
+
+	// maxSects bounds the section header table. The kernel never reads
+	// it; executables and shared objects have tens of sections, and only
+	// relocatable objects, which are not stamped, need extended numbering
+	// (65,280 and more). 4 MiB of ELF64 headers.
+	maxSects = 1 << 16
+
+	// maxNames bounds the section name table (.shstrtab): a few hundred
+	// bytes in a program, a long name for each of maxSects sections here.
+	maxNames = 4 << 20
+
+	// maxNoteBytes bounds the bytes of all PT_NOTE segments together
+	// (maxNoteSeg bounds one): real programs have a few hundred.
+	maxNoteBytes = 4 << 20
+
+	// sectChunk is how much of a section header table outside the head
+	// buffer is read at a time: the headers are decoded as they come,
+	// never held twice.
+	sectChunk = 64 << 10
+)
+
 // image is the parsed headers of a file, shared by the reader and the
 // planner.
 type image struct {
@@ -342,6 +373,9 @@ func (im *image) parseHeader() error {
 	if im.phnum > 0 && phentsize != im.phentsize {
 		return formatErr(int64(im.offPhnum-2), "e_phentsize is %d, want %d", phentsize, im.phentsize)
 	}
+	if n := im.phnum * im.phentsize; n > maxProgBytes {
+		return formatErr(int64(im.offPhnum), "%d program headers (%d bytes): more than the %d bytes of them any kernel loads", im.phnum, n, maxProgBytes)
+	}
 	if im.shoff != 0 && shentsize != im.shentsize && (im.shnum > 0 || shentsize != 0) {
 		return formatErr(int64(im.offShnum-2), "e_shentsize is %d, want %d", shentsize, im.shentsize)
 	}
@@ -388,23 +422,54 @@ func (im *image) parseSects() error {
 	if im.shoff > uint64(im.size) || count > (uint64(im.size)-im.shoff)/uint64(im.shentsize) {
 		return formatErr(int64(im.offShoff), "section header table (offset %#x, %d entries) lies outside the file", im.shoff, count)
 	}
-	b, err := im.bytesAt(count*uint64(im.shentsize), im.shoff)
-	if err != nil {
-		return fmt.Errorf("reading section headers: %w", err)
+	if count > maxSects {
+		return &FormatError{Off: int64(im.offShoff), Err: ErrUnsupported,
+			Msg: fmt.Sprintf("section header table of %d entries: more than the %d this reader handles (programs have tens)", count, maxSects)}
 	}
-	im.sects = make([]sect, count)
-	for i := range im.sects {
-		im.sects[i] = im.decodeSect(b[i*im.shentsize:])
+	if err := im.readSects(int(count)); err != nil {
+		return fmt.Errorf("reading section headers: %w", err)
 	}
 	if im.shstrndx == 0 || im.shstrndx >= len(im.sects) {
 		return nil // no names: no .note.sysrestrict to find
 	}
 	st := &im.sects[im.shstrndx]
+	stOff := int64(im.shoff) + int64(im.shstrndx*im.shentsize)
 	if st.Type != shtStrtab || st.Off > uint64(im.size) || st.Size > uint64(im.size)-st.Off {
-		return formatErr(int64(im.shoff)+int64(im.shstrndx*im.shentsize), "section name table (offset %#x, size %d) is not a string table inside the file", st.Off, st.Size)
+		return formatErr(stOff, "section name table (offset %#x, size %d) is not a string table inside the file", st.Off, st.Size)
 	}
+	if st.Size > maxNames {
+		return &FormatError{Off: stOff, Err: ErrUnsupported,
+			Msg: fmt.Sprintf("section name table of %d bytes: more than the %d this reader handles", st.Size, maxNames)}
+	}
+	var err error
 	if im.shstrtab, err = im.bytesAt(st.Size, st.Off); err != nil {
 		return fmt.Errorf("reading section names: %w", err)
+	}
+	return nil
+}
+
+// readSects decodes the count section headers at e_shoff into im.sects:
+// from the head buffer when it holds them, else sectChunk bytes at a time,
+// so that the raw table is never held beside its decoded form.
+func (im *image) readSects(count int) error {
+	im.sects = make([]sect, count)
+	n := uint64(count) * uint64(im.shentsize)
+	if h := uint64(len(im.head)); im.shoff <= h && n <= h-im.shoff {
+		for i := range im.sects {
+			im.sects[i] = im.decodeSect(im.head[im.shoff+uint64(i*im.shentsize):])
+		}
+		return nil
+	}
+	per := sectChunk / im.shentsize
+	buf := make([]byte, min(count, per)*im.shentsize)
+	for i := 0; i < count; i += per {
+		b := buf[:min(count-i, per)*im.shentsize]
+		if err := im.readAt(b, im.shoff+uint64(i*im.shentsize)); err != nil {
+			return err
+		}
+		for j := range len(b) / im.shentsize {
+			im.sects[i+j] = im.decodeSect(b[j*im.shentsize:])
+		}
 	}
 	return nil
 }
@@ -422,6 +487,7 @@ func (im *image) sectNamed(i int, name string) bool {
 // findNote looks for the sysrestrict note in the PT_NOTE segments and the
 // section table and checks that both agree with each other and with memory.
 func (im *image) findNote() error {
+	var total uint64 // bytes of note segments scanned
 	for i, p := range im.progs {
 		if p.Type != ptNote || p.Filesz == 0 {
 			continue
@@ -431,6 +497,9 @@ func (im *image) findNote() error {
 		}
 		if p.Filesz > maxNoteSeg {
 			return formatErr(int64(im.phoff)+int64(i*im.phentsize), "note segment of %d bytes is too large to check", p.Filesz)
+		}
+		if total += p.Filesz; total > maxNoteBytes {
+			return formatErr(int64(im.phoff)+int64(i*im.phentsize), "note segments of more than %d bytes in all are too large to check", maxNoteBytes)
 		}
 		seg, err := im.bytesAt(p.Filesz, p.Off)
 		if err != nil {
@@ -513,15 +582,24 @@ func (im *image) verifyUndo() error {
 // new stamp cannot mend it. The loader must not run it and --check must
 // fail, so for a stamped file this is an error, not a repairable damage.
 // Our own PT_NOTE is left to findNote, whose damage is repairable.
+//
+// It asks inLoad and mapsFile of every segment, each a pass over the
+// program headers: for a file with many, an index answers instead, so
+// that the work stays O(n log n) (docs/note-format.md, "Hostile files").
 func (im *image) checkLayout() error {
+	inLoad, mapsFile := im.inLoad, im.mapsFile
+	if len(im.progs) > smallProgs {
+		ix := newLoadIndex(im.progs)
+		inLoad, mapsFile = ix.inLoad, ix.mapsFile
+	}
 	for i, p := range im.progs {
-		if p.Type == ptLoad || p.Type == ptNull || p.Filesz == 0 || !im.inLoad(p.Off, p.Filesz) {
+		if p.Type == ptLoad || p.Type == ptNull || p.Filesz == 0 || !inLoad(p.Off, p.Filesz) {
 			continue
 		}
 		if im.noteFound && i == im.note.Prog {
 			continue
 		}
-		if im.mapsFile(p.Vaddr, p.Off, p.Filesz) {
+		if mapsFile(p.Vaddr, p.Off, p.Filesz) {
 			continue
 		}
 		off := int64(im.phoff) + int64(i*im.phentsize)
