@@ -50,9 +50,6 @@ func lookPath(program, path string, pathSet bool) (string, error) {
 	return "", fail(ExitNotFound, program, ": command not found in PATH")
 }
 
-// open opens the file that will be run, once, and says what it is. The
-// same descriptor is read for the note and executed (execveat with
-// AT_EMPTY_PATH), so the file cannot be swapped in between.
 // File is PROGRAM's open descriptor: an io.ReaderAt for the note reader
 // and the descriptor the loader execs. It is a bare descriptor rather than
 // an *os.File: no poller, no finalizer (whose goroutine alone costs the
@@ -85,8 +82,22 @@ func (f *File) ReadAt(b []byte, off int64) (int, error) {
 // Size returns the file's size when it was opened.
 func (f *File) Size() int64 { return f.size }
 
+// open opens the file that will be run, once, and says what it is. The
+// same descriptor is read for the note and executed (execveat with
+// AT_EMPTY_PATH), so the file cannot be swapped in between.
+//
+// It looks at path before it opens it, so that a device is never opened
+// (opening one can act: a tape rewinds, a watchdog arms), and opens it
+// with O_NONBLOCK, so that a FIFO put in its place meanwhile cannot hang
+// the loader in open(2), which for a FIFO waits for a writer (fifo(7));
+// O_NOCTTY keeps a terminal from becoming the controlling one. Neither
+// flag changes how a regular file reads or runs.
 func open(path string) (*File, Kind, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, 0, notRegular(path, st.Mode)
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
 	if err != nil {
 		switch {
 		case errors.Is(err, unix.ENOENT):
@@ -96,14 +107,13 @@ func open(path string) (*File, Kind, error) {
 		}
 		return nil, 0, failWith(ExitCannotRun, err, path, ": ", errText(err))
 	}
-	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
 		return nil, 0, failWith(ExitCannotRun, err, path, ": ", errText(err))
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		unix.Close(fd)
-		return nil, 0, fail(ExitCannotRun, path, ": not a regular file")
+		return nil, 0, notRegular(path, st.Mode)
 	}
 	f := &File{Fd: fd, size: st.Size}
 	if err := unix.Faccessat2(fd, "", unix.X_OK, unix.AT_EMPTY_PATH|unix.AT_EACCESS); err != nil {
@@ -124,4 +134,23 @@ func open(path string) (*File, Kind, error) {
 		return f, KindScript, nil
 	}
 	return f, KindOther, nil
+}
+
+// notRegular refuses a PROGRAM that is not a regular file, saying what it
+// is: only a regular file can be executed (execve(2), EACCES).
+func notRegular(path string, mode uint32) error {
+	what := "not a regular file"
+	switch mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		what = "a directory"
+	case unix.S_IFIFO:
+		what = "a named pipe (FIFO)"
+	case unix.S_IFSOCK:
+		what = "a socket"
+	case unix.S_IFCHR:
+		what = "a character device"
+	case unix.S_IFBLK:
+		what = "a block device"
+	}
+	return fail(ExitCannotRun, path, ": ", what, ", not a regular file, so it cannot be run")
 }

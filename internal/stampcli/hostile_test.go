@@ -3,9 +3,11 @@
 package stampcli
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -13,7 +15,7 @@ import (
 )
 
 // runWithin runs the stamper with args and fails the test if it has not
-// ended within d.
+// ended within d: a FIFO used to hang it in open(2).
 func runWithin(t *testing.T, d time.Duration, args ...string) (int, string, string) {
 	t.Helper()
 	type res struct {
@@ -31,6 +33,37 @@ func runWithin(t *testing.T, d time.Duration, args ...string) (int, string, stri
 	case <-time.After(d):
 		t.Fatalf("sysrestrict-stamp %s: still running after %v", strings.Join(args, " "), d)
 		return 0, "", ""
+	}
+}
+
+// TestNotRegular: a FIFO, a socket and a device are refused at once,
+// each named for what it is, and the other files are still processed.
+func TestNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	bin := fixture(t, "x86_64-pie")
+	for _, args := range [][]string{{"--show"}, {"--deny", "ptrace"}, {"--check", "--deny", "ptrace"}, {"--remove"}} {
+		code, _, errOut := runWithin(t, 10*time.Second, append(args, fifo, sock, "/dev/null", bin)...)
+		if code != 1 {
+			t.Errorf("%v on a FIFO, a socket, /dev/null and an ELF = %d, want 1", args, code)
+		}
+		for _, want := range []string{fifo + ": a named pipe (FIFO), not a regular file", sock + ": a socket, not a regular file", "/dev/null: a character device, not a regular file"} {
+			if !strings.Contains(errOut, want) {
+				t.Errorf("%v: stderr %q, want %q", args, errOut, want)
+			}
+		}
+		if set, stamped := readSet(t, bin); args[0] == "--deny" && (!stamped || !set.Has(101)) {
+			t.Errorf("%v: the ELF was not stamped beside the refused files: %v", args, set)
+		}
 	}
 }
 

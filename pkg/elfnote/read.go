@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"syscall"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 )
@@ -224,21 +225,51 @@ func ReadFile(name string) (*File, error) {
 }
 
 // openRegular opens name for reading and checks that it is a regular file:
-// a directory, device or FIFO is no ELF file to read or stamp.
+// a directory, device, socket or FIFO is no ELF file to read or stamp.
+//
+// It looks before it opens, so that a device is never opened (opening one
+// can act: a tape rewinds, a watchdog arms), and opens with O_NONBLOCK,
+// so that a FIFO put in its place meanwhile cannot hang it (open(2) of a
+// FIFO for reading waits for a writer; fifo(7)); O_NOCTTY keeps a
+// terminal from becoming the controlling one. Neither flag changes how a
+// regular file reads.
 func openRegular(name string) (*os.File, os.FileInfo, error) {
-	f, err := os.Open(name)
+	if fi, err := os.Stat(name); err != nil {
+		return nil, nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, nil, notRegular(fi.Mode())
+	}
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
 		return nil, nil, err
 	}
 	fi, err := f.Stat()
 	if err == nil && !fi.Mode().IsRegular() {
-		err = fmt.Errorf("not a regular file (%v)", fi.Mode().Type())
+		err = notRegular(fi.Mode())
 	}
 	if err != nil {
 		f.Close()
 		return nil, nil, err
 	}
 	return f, fi, nil
+}
+
+// notRegular says what a file that is not a regular file is.
+func notRegular(m fs.FileMode) error {
+	what := "not a regular file (" + m.Type().String() + ")"
+	switch {
+	case m.IsDir():
+		what = "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		what = "a socket"
+	case m&fs.ModeCharDevice != 0:
+		what = "a character device"
+	case m&fs.ModeDevice != 0:
+		what = "a block device"
+	}
+	return fmt.Errorf("%s, not a regular file: only ELF files are read or stamped", what)
 }
 
 // header returns the File of im without its note.
