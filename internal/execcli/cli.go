@@ -207,6 +207,9 @@ func readNote(o *options, p *Plan) error {
 		return failWith(ExitCannotRun, err, p.Path, ": ", err.Error(), "; nothing was run.",
 			" Check the file with sysrestrict-stamp --show, and rebuild or re-stamp it")
 	}
+	if err := kernelReads(p); err != nil {
+		return err
+	}
 	if !p.ELF.Stamped && o.require {
 		return failWith(ExitCannotRun, elfnote.ErrNoNote, p.Path, ": carries no sysrestrict note and --require was given;",
 			" stamp it first (sysrestrict-stamp --deny LIST ", p.Path, ")")
