@@ -26,6 +26,7 @@ import (
 var (
 	loader string // path of the built sysrestrict-exec
 	victim string // path of the built victim
+	escape string // path of the built testdata/victims/escape.c
 	// skipReason says why the real-kernel tests cannot run.
 	skipReason string
 )
@@ -64,6 +65,12 @@ func build(dir string) error {
 	out, err = exec.Command(cc, "-O2", "-pthread", "-o", victim, src).CombinedOutput()
 	if err != nil {
 		return errors.New("cc victim.c: " + err.Error() + ": " + string(out))
+	}
+	escape = filepath.Join(dir, "escape")
+	src, _ = filepath.Abs("../../testdata/victims/escape.c")
+	out, err = exec.Command(cc, "-O2", "-Wall", "-pthread", "-o", escape, src).CombinedOutput()
+	if err != nil {
+		return errors.New("cc escape.c: " + err.Error() + ": " + string(out))
 	}
 	return nil
 }

@@ -2,6 +2,8 @@ package execcli
 
 import (
 	"io"
+	"os"
+	"strconv"
 	"syscall"
 
 	"github.com/sysrestrict/sysrestrict/pkg/enforce"
@@ -56,6 +58,9 @@ func run(p *Plan) error {
 	if !p.Restricted {
 		return execPlain(p)
 	}
+	if p.Verbose {
+		io.WriteString(p.Stderr, describeLandlock(p.Path)+"\n")
+	}
 	f, err := program(p)
 	if err != nil {
 		return err
@@ -75,4 +80,19 @@ func execPlain(p *Plan) error {
 		err = syscall.Exec(p.Path, p.Argv, p.Env)
 	}
 	return failWith(ExitCannotRun, err, p.Path, ": cannot execute: ", errText(err))
+}
+
+// describeLandlock returns the -v line on the Landlock domain enforce.Exec
+// puts the program in: it keeps the program from taking over its parent
+// (docs/exec.md, "Threat model").
+func describeLandlock(path string) string {
+	abi, err := enforce.LandlockABI()
+	if err == nil {
+		return tool + ": " + path + ": in a Landlock domain (ABI " + strconv.Itoa(abi) + "): cannot ptrace, or read or write the memory of, processes outside its own tree"
+	}
+	line := tool + ": " + path + ": warning: " + err.Error() + ": it can ptrace, and write the memory of, processes outside its filter, such as its parent"
+	if b, err := os.ReadFile("/proc/sys/kernel/yama/ptrace_scope"); err == nil && len(b) > 0 && b[0] >= '1' && b[0] <= '3' {
+		return line + ", but for Yama (ptrace_scope " + string(b[:1]) + "), which denies it that for its parent"
+	}
+	return line + "; Yama's kernel.yama.ptrace_scope >= 1 would deny it that for its parent"
 }

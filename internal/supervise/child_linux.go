@@ -1,6 +1,7 @@
 package supervise
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -8,6 +9,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sysrestrict/sysrestrict/pkg/enforce"
 )
 
 // envChild marks the supervised child and carries its filter. It is removed
@@ -101,6 +104,14 @@ func Init() {
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		fail(exitSetup, "prctl(PR_SET_NO_NEW_PRIVS): %v", err)
+	}
+	// PROGRAM must not take over the supervisor, its unfiltered parent
+	// (docs/exec.md, "Threat model"): a Landlock domain of its own keeps
+	// it from tracing or writing the memory of processes outside it. The
+	// supervisor, outside, still traces it. Before the filters, which may
+	// restrict Landlock's syscalls.
+	if err := enforce.ScopePtrace(); err != nil && !errors.Is(err, enforce.ErrNoLandlock) {
+		fail(exitSetup, "supervised child: %v", err)
 	}
 	for _, f := range filters {
 		prog := unix.SockFprog{Len: uint16(len(f)), Filter: &f[0]}

@@ -19,6 +19,12 @@ var (
 	// needs. Enforcement fails rather than degrade to a weaker action.
 	ErrUnavailable = errors.New("seccomp action not available in this kernel")
 
+	// ErrNoLandlock: the kernel cannot make the Landlock domain that keeps
+	// a restricted program from tracing processes outside its own tree
+	// (no Landlock, disabled at boot, or ABI 1). The loader runs the
+	// program without it and says so with -v.
+	ErrNoLandlock = errors.New("no Landlock domain for the program")
+
 	// ErrUnsupported: seccomp enforcement is not available on this OS.
 	ErrUnsupported = errors.New("seccomp enforcement is not supported on this platform")
 )

@@ -3,6 +3,7 @@
 package enforce
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"syscall"
@@ -54,13 +55,18 @@ func fprog(p *filter.Program) (*unix.SockFprog, []bpf.RawInstruction) {
 // (docs/exec.md):
 //
 //   - probe that KILL_PROCESS and p's action exist (fail, never degrade);
-//   - build argv and envp;
-//   - prctl(PR_SET_NO_NEW_PRIVS), seccomp(SECCOMP_SET_MODE_FILTER) on this
-//     thread only, execveat: three raw syscalls in one assembly function
-//     (exec_linux_amd64.s; elsewhere Go with the goroutine locked to its
-//     thread), with nothing allocated and no other syscall in between.
+//   - build argv and envp, and the Landlock ruleset that keeps the program
+//     from tracing processes outside its tree (landlock_linux.go; where
+//     the kernel cannot make one, the program runs without: LandlockABI
+//     says why);
+//   - prctl(PR_SET_NO_NEW_PRIVS), landlock_restrict_self,
+//     seccomp(SECCOMP_SET_MODE_FILTER), all on this thread only, and
+//     execveat: raw syscalls in one assembly function (exec_linux_amd64.s;
+//     elsewhere Go with the goroutine locked to its thread), with nothing
+//     allocated and no other syscall in between. Landlock goes first: the
+//     filter may restrict its syscalls.
 //
-// Exec returns an error only if nothing was installed. If the execveat
+// Exec returns an error only if no filter was installed. If the execveat
 // fails once the filter is in, Exec writes failPrefix, ": ", the error and a
 // newline to stderr — unless the filter would not let write(2) through —
 // and ends the process with exit_group(126); it never returns then.
@@ -83,6 +89,10 @@ func Exec(p *filter.Program, argv, env []string, failPrefix string) error {
 	}
 	prog, sf := fprog(p)
 	v := p.Values()
+	ruleset, err := newPtraceScope()
+	if err != nil && !errors.Is(err, ErrNoLandlock) {
+		return err
+	}
 
 	// The failure message: prefix, room for ": " + the errno text + "\n".
 	msg := make([]byte, 0, len(failPrefix)+128)
@@ -93,7 +103,7 @@ func Exec(p *filter.Program, argv, env []string, failPrefix string) error {
 		runtime.LockOSThread() // never unlocked: the thread execs or exits
 	}
 	stage, errno := installExec(uintptr(unsafe.Pointer(prog)), uintptr(v.Fd), uintptr(unsafe.Pointer(&emptyPath[0])),
-		uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envp[0])), uintptr(v.Secret))
+		uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envp[0])), uintptr(v.Secret), uintptr(ruleset))
 	// The pointers went in as uintptrs: keep what they point to alive
 	// until the kernel has read it.
 	runtime.KeepAlive(prog)
@@ -102,10 +112,18 @@ func Exec(p *filter.Program, argv, env []string, failPrefix string) error {
 	runtime.KeepAlive(envp)
 	e := syscall.Errno(errno)
 	switch stage {
+	case 1, 2, 4:
+		if ruleset >= 0 {
+			unix.Close(ruleset)
+		}
+	}
+	switch stage {
 	case 1:
 		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", e)
 	case 2:
 		return fmt.Errorf("seccomp(SECCOMP_SET_MODE_FILTER): %w", e)
+	case 4:
+		return fmt.Errorf("landlock_restrict_self: %w", e)
 	}
 
 	// The filter is in and the exec failed. No allocation from here on
