@@ -78,9 +78,10 @@ type tracee struct {
 // change the tracee's registers; the tracer resumes it afterwards.
 type handler func(pid int, t *tracee, si syscallInfo) error
 
-// run starts the supervised child with filters (installed in order), traces it and every thread
-// and child it makes until the last one is gone, and returns PROGRAM's
-// wait status. started, if not nil, is called at PROGRAM's exec.
+// run starts the supervised child with filters (installed in order),
+// traces it and every thread and child it makes until the last one is
+// gone, and returns PROGRAM's wait status. started, if not nil, is called
+// at PROGRAM's exec.
 //
 // It waits with wait4(-1, __WALL): the caller must not have other children
 // that it waits for while run runs.
@@ -106,7 +107,27 @@ func run(ctx context.Context, c Config, filters [][]bpf.RawInstruction, h handle
 	return r.ws, r.err
 }
 
+// trace starts the child, stands aside for the terminal's signals and
+// follows every tracee until the last is gone (tracer.loop).
 func trace(ctx context.Context, c Config, filters [][]bpf.RawInstruction, h handler, started func(exe string)) (unix.WaitStatus, error) {
+	pid, err := start(c, filters)
+	if err != nil {
+		return 0, err
+	}
+	defer forwardSignals(pid)()
+	t := &tracer{h: h, started: started, pid: pid, live: map[int]*tracee{pid: {root: true}}}
+	defer context.AfterFunc(ctx, t.killAll)()
+	ws, err := t.loop()
+	if err != nil {
+		return ws, err
+	}
+	return ws, ctx.Err()
+}
+
+// start starts c.Launcher as the supervised child with filters in its
+// environment, attaches to it and lets it go on: it installs the filters
+// and executes PROGRAM (Init). It returns the child's pid.
+func start(c Config, filters [][]bpf.RawInstruction) (int, error) {
 	env := append(append([]string(nil), c.Env...), envChild+"="+encodeFilters(filters...))
 	prog := c.File
 	if prog == nil {
@@ -159,13 +180,16 @@ func trace(ctx context.Context, c Config, filters [][]bpf.RawInstruction, h hand
 	if _, err := startW.Write([]byte{1}); err != nil {
 		return 0, fmt.Errorf("starting %s: %w", launcher, err)
 	}
-	startW.Close()
+	return pid, nil
+}
 
-	// While PROGRAM runs, the supervisor stands aside like a shell
-	// waiting for a foreground job: SIGINT and SIGQUIT from the terminal
-	// reach PROGRAM (same process group) and the supervisor ignores them,
-	// so it can still write the profile and pass PROGRAM's death on;
-	// SIGTERM and SIGHUP sent to the supervisor are passed to PROGRAM.
+// forwardSignals makes the supervisor stand aside while PROGRAM runs, like
+// a shell waiting for a foreground job: SIGINT and SIGQUIT from the
+// terminal reach PROGRAM (same process group) and the supervisor ignores
+// them, so it can still write the profile and pass PROGRAM's death on;
+// SIGTERM and SIGHUP sent to the supervisor are passed to PROGRAM (pid).
+// It returns the function that restores the signals' handling.
+func forwardSignals(pid int) (stop func()) {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGHUP)
 	go func() {
@@ -175,29 +199,59 @@ func trace(ctx context.Context, c Config, filters [][]bpf.RawInstruction, h hand
 			}
 		}
 	}()
-	defer func() {
+	return func() {
 		signal.Stop(sigs)
 		close(sigs)
-	}()
+	}
+}
 
-	var mu sync.Mutex
-	live := map[int]*tracee{pid: {root: true}}
-	stop := context.AfterFunc(ctx, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for p := range live {
-			unix.Kill(p, unix.SIGKILL)
-		}
-	})
-	defer stop()
+// tracer follows the supervised child and everything it starts.
+type tracer struct {
+	h       handler
+	started func(exe string)
+	pid     int // the supervised child: PROGRAM once it has executed
 
+	mu   sync.Mutex // guards live: killAll reads it from another goroutine
+	live map[int]*tracee
+
+	rootWS      unix.WaitStatus
+	rootDone    bool
+	armed       bool // the child's own SIGSTOP seen
+	programRuns bool
+}
+
+// killAll kills every tracee: the context ended.
+func (t *tracer) killAll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for p := range t.live {
+		unix.Kill(p, unix.SIGKILL)
+	}
+}
+
+// tracee returns what is known of wpid, learning of it if need be: a new
+// thread or child can stop before its parent's fork or clone event.
+func (t *tracer) tracee(wpid int) *tracee {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tr := t.live[wpid]
+	if tr == nil {
+		tr = &tracee{}
+		t.live[wpid] = tr
+	}
+	return tr
+}
+
+func (t *tracer) forget(pid int) {
+	t.mu.Lock()
+	delete(t.live, pid)
+	t.mu.Unlock()
+}
+
+// loop waits for every tracee's stops and deaths and answers each, until
+// no tracee is left; it returns PROGRAM's wait status.
+func (t *tracer) loop() (unix.WaitStatus, error) {
 	var ws unix.WaitStatus
-	var (
-		rootWS      unix.WaitStatus
-		rootDone    bool
-		armed       bool // the child's own SIGSTOP seen
-		programRuns bool
-	)
 	for {
 		wpid, err := wait4(-1, &ws)
 		if errors.Is(err, unix.ECHILD) {
@@ -206,100 +260,130 @@ func trace(ctx context.Context, c Config, filters [][]bpf.RawInstruction, h hand
 		if err != nil {
 			return 0, err
 		}
-		mu.Lock()
-		t := live[wpid]
-		if t == nil {
-			// A new thread or child can stop before its parent's
-			// fork/clone event is seen.
-			t = &tracee{}
-			live[wpid] = t
-		}
-		mu.Unlock()
-
+		tr := t.tracee(wpid)
 		if ws.Exited() || ws.Signaled() {
-			if wpid == pid {
-				rootWS, rootDone = ws, true
-			}
-			mu.Lock()
-			delete(live, wpid)
-			mu.Unlock()
+			t.onExit(wpid, ws)
 			continue
 		}
 		if !ws.Stopped() {
 			continue
 		}
-		sig := ws.StopSignal()
-		deliver := 0
-		switch {
-		case sig == unix.SIGTRAP && ws.TrapCause() == unix.PTRACE_EVENT_SECCOMP:
-			if programRuns {
-				si, err := getSyscallInfo(wpid)
-				if err == nil {
-					err = h(wpid, t, si)
-				}
-				if err != nil && !errors.Is(err, unix.ESRCH) {
-					return 0, err
-				}
-			}
-		case sig == unix.SIGTRAP && (ws.TrapCause() == unix.PTRACE_EVENT_FORK ||
-			ws.TrapCause() == unix.PTRACE_EVENT_VFORK || ws.TrapCause() == unix.PTRACE_EVENT_CLONE):
-			msg, err := unix.PtraceGetEventMsg(wpid)
-			if err == nil {
-				mu.Lock()
-				if n := live[int(msg)]; n != nil {
-					n.exe = t.exe
-				} else {
-					live[int(msg)] = &tracee{exe: t.exe}
-				}
-				mu.Unlock()
-			}
-		case wpid == pid && !armed && sig == unix.SIGSTOP && int(ws)>>16 == 0:
-			// The child stops itself once attached, before it installs
-			// its filter: any exec event of it from now on is PROGRAM's
-			// (one before is the launcher's own exec, racing the seize).
-			armed = true
-		case sig == unix.SIGTRAP && ws.TrapCause() == unix.PTRACE_EVENT_EXEC:
-			// After an exec by a non-leader thread, wpid is the thread
-			// group id and the message the thread's former id.
-			if msg, err := unix.PtraceGetEventMsg(wpid); err == nil && int(msg) != wpid {
-				mu.Lock()
-				delete(live, int(msg))
-				mu.Unlock()
-			}
-			t.exe, _ = os.Readlink("/proc/" + strconv.Itoa(wpid) + "/exe")
-			if wpid == pid && armed && !programRuns {
-				programRuns = true
-				if started != nil {
-					started(t.exe)
-				}
-			}
-		case int(ws)>>16 == unix.PTRACE_EVENT_STOP:
-			// A seized tracee's stop that is no signal to deliver: the
-			// first stop of a new thread or child, or a group-stop
-			// (WSTOPSIG a stopping signal), which PTRACE_LISTEN leaves
-			// in place until SIGCONT, as without a tracer.
-			if isStopSignal(sig) {
-				if err := ptraceListen(wpid); err != nil && !errors.Is(err, unix.ESRCH) {
-					return 0, fmt.Errorf("ptrace(PTRACE_LISTEN, %d): %w", wpid, err)
-				}
-				continue
-			}
-		case sig == unix.SIGTRAP && ws.TrapCause() != 0:
-			// another event; nothing to deliver
-		default:
-			deliver = int(sig)
+		deliver, resume, err := t.onStop(wpid, tr, ws)
+		if err != nil {
+			return 0, err
+		}
+		if !resume {
+			continue
 		}
 		if err := unix.PtraceCont(wpid, deliver); err != nil && !errors.Is(err, unix.ESRCH) {
 			return 0, fmt.Errorf("ptrace(PTRACE_CONT, %d): %w", wpid, err)
 		}
 	}
-	if !rootDone {
+	if !t.rootDone {
 		return 0, errors.New("tracing ended without the program's exit status")
 	}
-	if !programRuns {
-		return rootWS, fmt.Errorf("%w: %s", ErrNotStarted, Status(rootWS))
+	if !t.programRuns {
+		return t.rootWS, fmt.Errorf("%w: %s", ErrNotStarted, Status(t.rootWS))
 	}
-	return rootWS, ctx.Err()
+	return t.rootWS, nil
+}
+
+// onExit notes that wpid is gone; PROGRAM's status is the run's.
+func (t *tracer) onExit(wpid int, ws unix.WaitStatus) {
+	if wpid == t.pid {
+		t.rootWS, t.rootDone = ws, true
+	}
+	t.forget(wpid)
+}
+
+// onStop answers one ptrace stop of tr (pid wpid): the signal to deliver
+// when it resumes, and whether to resume it at all (a group-stop is left in
+// place).
+func (t *tracer) onStop(wpid int, tr *tracee, ws unix.WaitStatus) (deliver int, resume bool, err error) {
+	sig := ws.StopSignal()
+	event := int(ws) >> 16 // the PTRACE_EVENT_* of the stop, or 0 (for any signal; TrapCause is -1 unless SIGTRAP)
+	switch {
+	case sig == unix.SIGTRAP && event == unix.PTRACE_EVENT_SECCOMP:
+		return 0, true, t.onSeccomp(wpid, tr)
+	case sig == unix.SIGTRAP && (event == unix.PTRACE_EVENT_FORK || event == unix.PTRACE_EVENT_VFORK || event == unix.PTRACE_EVENT_CLONE):
+		t.onFork(wpid, tr)
+	case wpid == t.pid && !t.armed && sig == unix.SIGSTOP && event == 0:
+		// The child stops itself once attached, before it installs
+		// its filter: any exec event of it from now on is PROGRAM's
+		// (one before is the launcher's own exec, racing the seize).
+		t.armed = true
+	case sig == unix.SIGTRAP && event == unix.PTRACE_EVENT_EXEC:
+		t.onExec(wpid, tr)
+	case event == unix.PTRACE_EVENT_STOP:
+		return t.onEventStop(wpid, sig)
+	case sig == unix.SIGTRAP && event != 0:
+		// another event; nothing to deliver
+	default:
+		return int(sig), true, nil
+	}
+	return 0, true, nil
+}
+
+// onSeccomp hands a seccomp stop of PROGRAM, its threads or children to
+// the handler; the child's own stops before PROGRAM runs pass.
+func (t *tracer) onSeccomp(wpid int, tr *tracee) error {
+	if !t.programRuns {
+		return nil
+	}
+	si, err := getSyscallInfo(wpid)
+	if err == nil {
+		err = t.h(wpid, tr, si)
+	}
+	if err != nil && !errors.Is(err, unix.ESRCH) {
+		return err
+	}
+	return nil
+}
+
+// onFork learns of a new thread or child, which runs what its parent runs.
+func (t *tracer) onFork(wpid int, tr *tracee) {
+	msg, err := unix.PtraceGetEventMsg(wpid)
+	if err != nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if n := t.live[int(msg)]; n != nil {
+		n.exe = tr.exe
+	} else {
+		t.live[int(msg)] = &tracee{exe: tr.exe}
+	}
+}
+
+// onExec notes what a tracee now runs; the supervised child's first exec
+// once armed is PROGRAM's.
+func (t *tracer) onExec(wpid int, tr *tracee) {
+	// After an exec by a non-leader thread, wpid is the thread group id
+	// and the message the thread's former id.
+	if msg, err := unix.PtraceGetEventMsg(wpid); err == nil && int(msg) != wpid {
+		t.forget(int(msg))
+	}
+	tr.exe, _ = os.Readlink("/proc/" + strconv.Itoa(wpid) + "/exe")
+	if wpid == t.pid && t.armed && !t.programRuns {
+		t.programRuns = true
+		if t.started != nil {
+			t.started(tr.exe)
+		}
+	}
+}
+
+// onEventStop answers a seized tracee's stop that is no signal to
+// deliver: the first stop of a new thread or child, or a group-stop
+// (WSTOPSIG a stopping signal), which PTRACE_LISTEN leaves in place until
+// SIGCONT, as without a tracer.
+func (t *tracer) onEventStop(wpid int, sig unix.Signal) (deliver int, resume bool, err error) {
+	if !isStopSignal(sig) {
+		return 0, true, nil
+	}
+	if err := ptraceListen(wpid); err != nil && !errors.Is(err, unix.ESRCH) {
+		return 0, false, fmt.Errorf("ptrace(PTRACE_LISTEN, %d): %w", wpid, err)
+	}
+	return 0, false, nil
 }
 
 func wait4(pid int, ws *unix.WaitStatus) (int, error) {
