@@ -22,7 +22,10 @@ import (
 // and the process dies of SIGSYS before the syscall runs: the tracer turns
 // the syscall's number into the filter's sentinel, which the kernel's
 // re-check of the filter after the trace stop answers with
-// SECCOMP_RET_KILL_PROCESS. Allowed syscalls never stop.
+// SECCOMP_RET_KILL_PROCESS. Allowed syscalls never stop, but for those by
+// which a program could take the supervisor's place (ptrace, clone with
+// CLONE_UNTRACED, a seccomp listener of its own: tracerFilter), which are
+// reported and killed the same way.
 //
 // It returns PROGRAM's wait status for the caller to pass on (see Exit).
 func Explain(ctx context.Context, c Config, note, deny bitmap.Set) (unix.WaitStatus, error) {
@@ -42,6 +45,10 @@ func Explain(ctx context.Context, c Config, note, deny bitmap.Set) (unix.WaitSta
 	if err != nil {
 		return 0, err
 	}
+	tracers, err := tracerFilter(abi)
+	if err != nil {
+		return 0, err
+	}
 	log := c.Log
 	if log == nil {
 		log = os.Stderr
@@ -51,7 +58,11 @@ func Explain(ctx context.Context, c Config, note, deny bitmap.Set) (unix.WaitSta
 		stamped = c.File.Name()
 	}
 	h := func(pid int, t *tracee, si syscallInfo) error {
-		fmt.Fprintln(log, explainLine(pid, t.exe, stamped, si, note, deny))
+		if what, hit := tracerHit(si); hit && !restricts(set, si) {
+			fmt.Fprintln(log, tracerLine("--explain", pid, t.exe, what))
+		} else {
+			fmt.Fprintln(log, explainLine(pid, t.exe, stamped, si, note, deny))
+		}
 		if err := setSyscallNr(pid, sentinel); err != nil {
 			// Fail closed: the syscall must not run.
 			unix.Kill(pid, unix.SIGKILL)
@@ -62,7 +73,20 @@ func Explain(ctx context.Context, c Config, note, deny bitmap.Set) (unix.WaitSta
 	// The loader's own execveat of PROGRAM, if the set restricts it, stops
 	// too; the tracer lets every stop before PROGRAM's exec pass: the
 	// supervisor is the exec gate, no secret is needed.
-	return run(ctx, c, [][]bpf.RawInstruction{f.Instructions(), kill}, h, nil)
+	return run(ctx, c, [][]bpf.RawInstruction{f.Instructions(), kill, tracers}, h, nil)
+}
+
+// restricts reports whether the enforcing filter of set (SPEC section 3)
+// restricts the syscall si.
+func restricts(set bitmap.Set, si syscallInfo) bool {
+	abi, nr := abiOf(si.Arch, si.Nr)
+	switch {
+	case abi != set.ABI() || nr < 0:
+		return true
+	case nr >= bitmap.Size:
+		return set.DenyBeyond()
+	}
+	return set.Has(nr)
 }
 
 // explainLine is Explain's report of one hit: why the filter (SPEC section

@@ -2,6 +2,9 @@ package supervise
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
 	"time"
 
 	"golang.org/x/net/bpf"
@@ -16,10 +19,26 @@ import (
 // children (and what they execute) made, as a profile of one run, with
 // PROGRAM's wait status. The child's own syscalls before it executes PROGRAM
 // are not recorded.
+//
+// A program that traces, starts untraced children or hands syscalls to a
+// seccomp listener of its own could make syscalls that are never recorded
+// (tracerHit): it is killed at the first such syscall, with a line to
+// c.Log, as --explain does.
 func Record(ctx context.Context, c Config) (*profile.Profile, unix.WaitStatus, error) {
 	filter, err := learnFilter()
 	if err != nil {
 		return nil, 0, err
+	}
+	// The sentinel, as in Explain: the tracer rewrites a tracer hit to it,
+	// and the kernel's re-check of the filters kills the process.
+	sentinel := 0x10000000 | rand.Uint32N(0x0fffffff)
+	kill, err := sentinelFilter(sentinel)
+	if err != nil {
+		return nil, 0, err
+	}
+	log := c.Log
+	if log == nil {
+		log = os.Stderr
 	}
 	type key struct {
 		abi bitmap.ABI
@@ -37,10 +56,18 @@ func Record(ctx context.Context, c Config) (*profile.Profile, unix.WaitStatus, e
 			rec.ABI = abi
 		}
 		counts[key{abi, nr, t.exe}]++
+		if what, hit := tracerHit(si); hit {
+			fmt.Fprintln(log, tracerLine("--learn", pid, t.exe, what))
+			if err := setSyscallNr(pid, sentinel); err != nil {
+				// Fail closed: the syscall must not run.
+				unix.Kill(pid, unix.SIGKILL)
+				return fmt.Errorf("rewriting syscall of pid %d: %w", pid, err)
+			}
+		}
 		return nil
 	}
 	started := func(exe string) { rec.Executable = exe }
-	ws, err := run(ctx, c, [][]bpf.RawInstruction{filter}, h, started)
+	ws, err := run(ctx, c, [][]bpf.RawInstruction{filter, kill}, h, started)
 	if err != nil {
 		return nil, ws, err
 	}
