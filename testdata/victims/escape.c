@@ -23,6 +23,9 @@
  *   escape untraced-only NR
  *                          clone with CLONE_UNTRACED, and the child makes
  *                          syscall NR untraced
+ *   escape untraced3 NR, escape untraced3-only NR
+ *                          the same with clone3, whose flags a seccomp
+ *                          filter cannot read
  *   escape notify NR       install a seccomp filter of its own that hands
  *                          syscall NR to a user-notification listener (a
  *                          thread started before it), which lets it run
@@ -134,16 +137,27 @@ static void syscall_file(void) {
 	report("syscall-file read", read(fd, buf, sizeof buf));
 }
 
-/* untraced: the --explain escape. The child waits on a pipe until its
- * parent has seized it, then makes syscall nr; the parent answers every
- * seccomp stop with PTRACE_CONT, which lets the syscall run. */
+/* untraced: the --explain escape. The child, made with clone (or with
+ * clone3 when seize has bit 2), waits on a pipe until its parent has
+ * seized it (when seize has bit 1), then makes syscall nr; the parent
+ * answers every seccomp stop with PTRACE_CONT, which lets the syscall
+ * run. */
 static void untraced(long nr, int seize) {
 	int p[2];
 	if (pipe(p) < 0) {
 		report("pipe", -1);
 		return;
 	}
-	long pid = syscall(SYS_clone, CLONE_UNTRACED | SIGCHLD, 0, 0, 0, 0);
+	long pid;
+	if (seize & 2) {
+		struct clone_args ca;
+		memset(&ca, 0, sizeof ca);
+		ca.flags = CLONE_UNTRACED;
+		ca.exit_signal = SIGCHLD;
+		pid = syscall(SYS_clone3, &ca, sizeof ca);
+	} else {
+		pid = syscall(SYS_clone, CLONE_UNTRACED | SIGCHLD, 0, 0, 0, 0);
+	}
 	if (pid < 0) {
 		report("clone", pid);
 		return;
@@ -159,7 +173,7 @@ static void untraced(long nr, int seize) {
 		_exit(0);
 	}
 	close(p[0]);
-	if (seize) {
+	if (seize & 1) {
 		long r = ptrace(PTRACE_SEIZE, pid, 0, (void *)(long)PTRACE_O_TRACESECCOMP);
 		report("seize", r);
 	}
@@ -242,6 +256,10 @@ int main(int argc, char **argv) {
 		untraced(strtol(argv[2], NULL, 0), 1);
 	else if (!strcmp(mode, "untraced-only") && argc > 2)
 		untraced(strtol(argv[2], NULL, 0), 0);
+	else if (!strcmp(mode, "untraced3") && argc > 2)
+		untraced(strtol(argv[2], NULL, 0), 3);
+	else if (!strcmp(mode, "untraced3-only") && argc > 2)
+		untraced(strtol(argv[2], NULL, 0), 2);
 	else if (!strcmp(mode, "notify") && argc > 2)
 		notify(strtol(argv[2], NULL, 0));
 	else {
