@@ -2,6 +2,7 @@ package supervise
 
 import (
 	"os"
+	"runtime"
 	"strconv"
 	"unsafe"
 
@@ -37,6 +38,10 @@ func Exit(ws unix.WaitStatus) {
 		os.Exit(ws.ExitStatus())
 	case ws.Signaled():
 		sig := ws.Signal()
+		// The unblocking below and the tgkill must be on one thread: a
+		// goroutine moved in between sends the signal to a thread that
+		// may block it, and the process exits 128+n instead of dying.
+		runtime.LockOSThread()
 		unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{})
 		// struct sigaction for rt_sigaction(2): handler SIG_DFL (0),
 		// flags, restorer, mask; all zero. The Go runtime's handler is
