@@ -73,8 +73,9 @@ const (
 // start from (Supervisor, supervise.go).
 type Plan struct {
 	Program string // PROGRAM as given
-	Path    string // where it was found
-	File    *File  // PROGRAM, open O_RDONLY|O_CLOEXEC: the file that is run
+	Path    string // where it was found; for a #! script, its interpreter
+	Script  string // for a #! script, where it was found (script.go); else ""
+	File    *File  // the file at Path, open O_RDONLY|O_CLOEXEC: the file that is run
 	Kind    Kind
 	ELF     *elfnote.File // the ELF header and note; nil unless KindELF
 
@@ -141,6 +142,11 @@ func prepare(o *options, env []string, stderr io.Writer) (*Plan, error) {
 	switch {
 	case o.learn != "":
 		return p, nil // runs unrestricted: no note needed
+	case p.Kind == KindScript:
+		if err := notELF(o, p); err != nil {
+			return nil, err
+		}
+		return p, interpret(o, p)
 	case p.Kind != KindELF:
 		return p, notELF(o, p)
 	}
@@ -267,8 +273,12 @@ func getenv(env []string, key string) (string, bool) {
 
 // describe returns the -v line: file, ABI, action, restricted names.
 func describe(p *Plan) string {
+	path := p.Path
+	if p.Script != "" {
+		path = p.Script + ": its #! interpreter " + p.Path
+	}
 	if !p.Restricted {
-		return tool + ": " + p.Path + ": no sysrestrict note: runs unrestricted"
+		return tool + ": " + path + ": no sysrestrict note: runs unrestricted"
 	}
 	src := "note"
 	switch {
@@ -277,5 +287,5 @@ func describe(p *Plan) string {
 	case !p.Set.Equal(p.ELF.Set):
 		src = "note + --deny"
 	}
-	return tool + ": " + p.Path + " (" + p.Set.ABI().String() + "): " + p.Action.String() + " on " + p.Set.String() + " (" + src + ")"
+	return tool + ": " + path + " (" + p.Set.ABI().String() + "): " + p.Action.String() + " on " + p.Set.String() + " (" + src + ")"
 }

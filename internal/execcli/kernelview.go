@@ -41,7 +41,7 @@ func kernelReads(p *Plan) error {
 		// e_machine as the kernel does.
 		var b [2]byte
 		if _, err := p.File.ReadAt(b[:], 18); err != nil {
-			return fail(ExitCannotRun, p.Path, ": reading e_machine: ", errText(err))
+			return failWith(ExitCannotRun, err, p.Path, ": reading e_machine: ", errText(err))
 		}
 		m = elfnote.Machine(binary.LittleEndian.Uint16(b[:]))
 	}
@@ -66,7 +66,7 @@ func kernelReads(p *Plan) error {
 		// program those bytes are inside its program headers.
 		var b [2]byte
 		if _, err := p.File.ReadAt(b[:], elf64OffPhentsize); err != nil {
-			return fail(ExitCannotRun, p.Path, ": reading the ELF header: ", errText(err))
+			return failWith(ExitCannotRun, err, p.Path, ": reading the ELF header: ", errText(err))
 		}
 		if binary.LittleEndian.Uint16(b[:]) != elf64Phentsize {
 			return nil

@@ -13,6 +13,9 @@ type File struct{ Fd int }
 // ReadAt fails: there is no File off Linux.
 func (f *File) ReadAt(b []byte, off int64) (int, error) { return 0, unsupported() }
 
+// Close fails: there is no File off Linux.
+func (f *File) Close() error { return unsupported() }
+
 func unsupported() error {
 	return fail(ExitUsage, "seccomp enforcement needs Linux; this is ", runtime.GOOS)
 }

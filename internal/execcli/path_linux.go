@@ -53,8 +53,9 @@ func lookPath(program, path string, pathSet bool) (string, error) {
 // File is PROGRAM's open descriptor: an io.ReaderAt for the note reader
 // and the descriptor the loader execs. It is a bare descriptor rather than
 // an *os.File: no poller, no finalizer (whose goroutine alone costs the
-// loader start-up time), and it is never closed — the exec closes it
-// (O_CLOEXEC) or the loader exits.
+// loader start-up time), and it is not closed — the exec closes it
+// (O_CLOEXEC) or the loader exits — but for a script's, once its
+// interpreter is open.
 type File struct {
 	Fd   int
 	size int64
@@ -81,6 +82,9 @@ func (f *File) ReadAt(b []byte, off int64) (int, error) {
 
 // Size returns the file's size when it was opened.
 func (f *File) Size() int64 { return f.size }
+
+// Close closes the descriptor: a script's, once its interpreter is open.
+func (f *File) Close() error { return unix.Close(f.Fd) }
 
 // open opens the file that will be run, once, and says what it is. The
 // same descriptor is read for the note and executed (execveat with

@@ -4,7 +4,8 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/sysrestrict/sysrestrict/pkg/enforce"
 	"github.com/sysrestrict/sysrestrict/pkg/filter"
@@ -69,16 +70,19 @@ func run(p *Plan) error {
 	return failWith(ExitUsage, err, p.Path, ": cannot install the seccomp filter, nothing was run: ", err.Error())
 }
 
-// execPlain execs an unrestricted plan: an ELF file through its
-// descriptor, a script or other file by path (the interpreter of a script
-// cannot open a close-on-exec descriptor, and gets the path as $0).
+// execPlain execs an unrestricted plan through its descriptor, never by
+// path, so that no file renamed over the path since it was checked runs
+// instead. A script's plan is its interpreter's by now (script.go). Any
+// other file is left to the kernel's binfmt_misc handlers, which get
+// /dev/fd/N for a descriptor (execveat(2)): for them it stays open across
+// the exec.
 func execPlain(p *Plan) error {
-	var err error
-	if p.Kind == KindELF {
-		err = enforce.ExecUnrestricted(p.File.Fd, p.Argv, p.Env)
-	} else {
-		err = syscall.Exec(p.Path, p.Argv, p.Env)
+	if p.Kind != KindELF {
+		if _, err := unix.FcntlInt(uintptr(p.File.Fd), unix.F_SETFD, 0); err != nil {
+			return failWith(ExitCannotRun, err, p.Path, ": ", errText(err))
+		}
 	}
+	err := enforce.ExecUnrestricted(p.File.Fd, p.Argv, p.Env)
 	return failWith(ExitCannotRun, err, p.Path, ": cannot execute: ", errText(err))
 }
 
