@@ -1,9 +1,17 @@
-// Package bench holds the loader's benchmarks, run by make bench:
+// Package bench holds the benchmarks that make bench runs:
 //
 //	go run ./internal/bench/execbench -loader bin/sysrestrict-exec
+//	go run ./internal/bench/hostile -bin bin
 //
 // execbench measures, interleaved in one run, the exec of a trivial C
 // program directly, through sysrestrict-exec and through gofloor (a Go
 // program that only execs: the Go start-up floor), and the cost of an
 // allowed syscall (getppid) with no filter and under the loader's filter.
+//
+// hostile times the loader, --show and the stamper on the hostile files
+// of issue 13 (internal/hostile: 65,000 program headers; a 256 MiB sparse
+// file declaring 4 million section headers), beside an ordinary program
+// and files at the reader's bounds, and reports each one's peak resident
+// set, measured from a small C process so that the benchmark's own memory
+// does not count.
 package bench
