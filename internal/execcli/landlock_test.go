@@ -119,3 +119,22 @@ func TestParentTakeover(t *testing.T) {
 		}
 	}
 }
+
+// TestLandlockNesting: the kernel nests at most 16 Landlock domains. The
+// loader run 16 deep still runs its program; the 17th fails (125) rather
+// than run it without a domain of its own.
+func TestLandlockNesting(t *testing.T) {
+	need(t)
+	needLandlock(t)
+	var argv []string
+	for range 16 {
+		argv = append(argv, loader, "--deny", "ptrace")
+	}
+	wantExit(t, "16 nested loaders", runCmd(t, nil, argv[0], append(argv[1:], victim, "getppid")...), 0, "ok\n")
+	argv = append(argv, loader, "--deny", "ptrace")
+	r := runCmd(t, nil, argv[0], append(argv[1:], victim, "getppid")...)
+	wantExit(t, "17 nested loaders", r, ExitUsage, "")
+	if !strings.Contains(r.stderr, "16 nested Landlock domains already") {
+		t.Errorf("17 nested loaders: stderr %q", r.stderr)
+	}
+}

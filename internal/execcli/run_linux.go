@@ -67,7 +67,7 @@ func run(p *Plan) error {
 		return err
 	}
 	err = enforce.Exec(f, p.Argv, p.Env, tool+": "+p.Path+": exec under the filter failed, nothing was run")
-	return failWith(ExitUsage, err, p.Path, ": cannot install the seccomp filter, nothing was run: ", err.Error())
+	return failWith(ExitUsage, err, p.Path, ": cannot install the filter, nothing was run: ", err.Error())
 }
 
 // execPlain execs an unrestricted plan through its descriptor, never by

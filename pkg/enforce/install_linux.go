@@ -123,6 +123,9 @@ func Exec(p *filter.Program, argv, env []string, failPrefix string) error {
 	case 2:
 		return fmt.Errorf("seccomp(SECCOMP_SET_MODE_FILTER): %w", e)
 	case 4:
+		if e == unix.E2BIG {
+			return fmt.Errorf("landlock_restrict_self: %w: the process is in 16 nested Landlock domains already, the kernel's limit", e)
+		}
 		return fmt.Errorf("landlock_restrict_self: %w", e)
 	}
 
