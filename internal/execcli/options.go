@@ -196,8 +196,13 @@ Options:
   -h, --help         this help
   --version          print the version
 
+A #! script is run by its interpreter, checked like PROGRAM (its note, if
+any, applies). PROGRAM is put in a Landlock domain where the kernel has
+one: it cannot ptrace or write the memory of processes outside its tree.
+
 Exit status: PROGRAM's own; 125 usage or loader error; 126 PROGRAM cannot
-be run (not executable, bad note, --require and no note, ABI this host
-cannot enforce); 127 PROGRAM not found. Killed by the filter: SIGSYS (159
-in a shell). See docs/exec.md.
+be run (not executable, not a regular file, bad note or header, --require
+and no note, ABI this host cannot enforce); 127 PROGRAM not found. Killed
+by the filter: SIGSYS (159 in a shell). See docs/exec.md, also for what
+the filter guarantees and what it cannot (Threat model).
 `
