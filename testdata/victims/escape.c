@@ -26,6 +26,8 @@
  *   escape untraced3 NR, escape untraced3-only NR
  *                          the same with clone3, whose flags a seccomp
  *                          filter cannot read
+ *   escape creds           print "euid N capeff HEX": the effective user id
+ *                          and capabilities it runs with
  *   escape notify NR       install a seccomp filter of its own that hands
  *                          syscall NR to a user-notification listener (a
  *                          thread started before it), which lets it run
@@ -235,6 +237,17 @@ static void notify(long nr) {
 	report("notify", syscall(nr, 0, 0, 0, 0, 0, 0));
 }
 
+static void creds(void) {
+	char line[256];
+	unsigned long long eff = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+	while (f && fgets(line, sizeof line, f))
+		sscanf(line, "CapEff: %llx", &eff);
+	if (f)
+		fclose(f);
+	printf("euid %d capeff %llx\n", (int)geteuid(), eff);
+}
+
 int main(int argc, char **argv) {
 	if (argc < 2) {
 		fprintf(stderr, "usage: escape MODE [ARG...]\n");
@@ -260,6 +273,8 @@ int main(int argc, char **argv) {
 		untraced(strtol(argv[2], NULL, 0), 3);
 	else if (!strcmp(mode, "untraced3-only") && argc > 2)
 		untraced(strtol(argv[2], NULL, 0), 2);
+	else if (!strcmp(mode, "creds"))
+		creds();
 	else if (!strcmp(mode, "notify") && argc > 2)
 		notify(strtol(argv[2], NULL, 0));
 	else {
