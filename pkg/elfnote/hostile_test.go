@@ -103,6 +103,29 @@ func TestHostilePhdrs(t *testing.T) {
 	t.Logf("%d program headers: read and planned in %v", n, time.Since(start))
 }
 
+// TestStampNeverPastKernelTable: a stamp that adds program headers must not
+// take the table past what a kernel loads (and Read reads): a file at the
+// bound gets no room, one with room to spare is stamped and reads back.
+func TestStampNeverPastKernelTable(t *testing.T) {
+	unstamped := func(n int) []byte {
+		// The note's owner changed: some other note, not ours.
+		return bytes.ReplaceAll(hostile.Phdrs(n), []byte(Owner+"\x00"), []byte("SysRestricX\x00"))
+	}
+	set := bitmap.NewSet(bitmap.X86_64, 101)
+	n := maxProgBytes / layout64.phentsize
+	if _, err := PlanStamp(bytes.NewReader(unstamped(n)), set); !errors.Is(err, ErrNoRoom) {
+		t.Errorf("PlanStamp of %d program headers = %v, want ErrNoRoom", n, err)
+	}
+	b := unstamped(n - 8)
+	p, err := PlanStamp(bytes.NewReader(b), set)
+	if err != nil {
+		t.Fatalf("PlanStamp of %d program headers: %v", n-8, err)
+	}
+	if f, err := Read(bytes.NewReader(p.Apply(b))); err != nil || !f.Set.Equal(set) {
+		t.Errorf("the stamped file of %d program headers reads %+v, %v; want %v", n-8, f, err, set)
+	}
+}
+
 // TestHostileSections: the section header table is bounded in entries
 // and read a chunk at a time; the name table is bounded in bytes.
 func TestHostileSections(t *testing.T) {

@@ -269,6 +269,10 @@ func (im *image) emit(rq *request, l *fileLayout, set bitmap.Set, base undoBase,
 	if len(progs) >= 0xffff {
 		return nil, 0, fmt.Errorf("%w: too many program headers", ErrNoRoom)
 	}
+	if n := len(progs) * im.phentsize; n > maxProgBytes {
+		// The kernel would not load the result, nor Read read it.
+		return nil, 0, fmt.Errorf("%w: %d program headers (%d bytes) would be more than the %d bytes of them any kernel loads", ErrNoRoom, len(progs), n, maxProgBytes)
+	}
 	p := &Plan{Strategy: l.strategy, Cut: im.size, Size: im.size, orig: im.size}
 	p.Patches = append(p.Patches, base.pre...)
 	size := max(uint64(im.size), l.end)
