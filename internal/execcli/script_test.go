@@ -34,3 +34,27 @@ func TestParseShebang(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseShebang: no #! line makes the parser panic, and what it returns
+// is what load_script could pass: a name without blanks or NUL, an
+// argument without NUL that does not start with a blank.
+func FuzzParseShebang(f *testing.F) {
+	for _, s := range []string{"#!/bin/sh\n", "#! /usr/bin/env python3 -u\n", "#!/bin/sh  ", "#!", "#!\t\t\n", "#!/a\x00b c\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, head []byte) {
+		name, arg, hasArg, ok := parseShebang(head)
+		if !ok {
+			return
+		}
+		if strings.ContainsAny(name, " \t\x00") || len(name) >= binprmBufSize {
+			t.Errorf("parseShebang(%q): name %q", head, name)
+		}
+		if hasArg && (strings.ContainsRune(arg, 0) || strings.HasPrefix(arg, " ") || strings.HasPrefix(arg, "\t")) {
+			t.Errorf("parseShebang(%q): argument %q", head, arg)
+		}
+		if !hasArg && arg != "" {
+			t.Errorf("parseShebang(%q): argument %q without hasArg", head, arg)
+		}
+	})
+}
