@@ -10,7 +10,7 @@
 // pkg/enforce and internal/supervise only. internal/execcli and
 // pkg/elfnote make file syscalls through golang.org/x/sys/unix and
 // syscall (open, stat, pread, fsync, extended attributes), and execcli
-// execs a script or the supervisor by path (syscall.Exec);
+// execs the supervisor by path (syscall.Exec), nothing else;
 // internal/stampcli and internal/policy read file identities
 // (syscall.Stat_t). Every other package of the tools imports none of
 // unix, syscall and unsafe. internal/hostcap (which probes the host

@@ -30,7 +30,7 @@ const (
 var grants = map[string]grant{
 	"pkg/enforce":        files | exec_ | process, // installs filters, execs through the gate
 	"internal/supervise": files | exec_ | process, // the ptrace supervisor
-	"internal/execcli":   files | exec_,           // opens and reads PROGRAM; execs scripts and the supervisor by path
+	"internal/execcli":   files | exec_,           // opens and reads PROGRAM; execs the supervisor by path
 	"pkg/elfnote":        files,                   // writes stamped files safely
 	"internal/stampcli":  files,                   // file identities (syscall.Stat_t)
 	"internal/policy":    files,                   // file identities, opening without blocking
@@ -40,6 +40,7 @@ var grants = map[string]grant{
 	"examples/selfrestrict":    files | exec_ | process,
 	"internal/bench/execbench": files | exec_,
 	"internal/bench/gofloor":   files | exec_,
+	"internal/bench/hostile":   files | exec_,
 }
 
 // kind returns what using name of the kernel package path needs.
