@@ -5,14 +5,12 @@ package execcli
 import (
 	"context"
 	"errors"
-	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sysrestrict/sysrestrict/internal/testutil"
 )
 
 // TestNotRegular: a FIFO, a socket and a device given as PROGRAM are
@@ -20,18 +18,7 @@ import (
 // open(2).
 func TestNotRegular(t *testing.T) {
 	need(t)
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	os.Chmod(sock, 0o755)
+	fifo, sock := testutil.SpecialFiles(t)
 	for _, tt := range []struct{ path, what string }{
 		{fifo, "a named pipe (FIFO)"},
 		{sock, "a socket"},

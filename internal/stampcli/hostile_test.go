@@ -3,15 +3,14 @@
 package stampcli
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sysrestrict/sysrestrict/internal/hostile"
+	"github.com/sysrestrict/sysrestrict/internal/testutil"
 )
 
 // runWithin runs the stamper with args and fails the test if it has not
@@ -39,17 +38,7 @@ func runWithin(t *testing.T, d time.Duration, args ...string) (int, string, stri
 // TestNotRegular: a FIFO, a socket and a device are refused at once,
 // each named for what it is, and the other files are still processed.
 func TestNotRegular(t *testing.T) {
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	fifo, sock := testutil.SpecialFiles(t)
 	bin := fixture(t, "x86_64-pie")
 	for _, args := range [][]string{{"--show"}, {"--deny", "ptrace"}, {"--check", "--deny", "ptrace"}, {"--remove"}} {
 		code, _, errOut := runWithin(t, 10*time.Second, append(args, fifo, sock, "/dev/null", bin)...)
