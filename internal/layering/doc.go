@@ -14,6 +14,6 @@
 // internal/stampcli and internal/policy read file identities
 // (syscall.Stat_t). Every other package of the tools imports none of
 // unix, syscall and unsafe. internal/hostcap (which probes the host
-// kernel for tests), the example and the benchmark programs are outside
-// the rule.
+// kernel for tests), internal/testutil (which makes FIFOs for tests), the
+// example and the benchmark programs are outside the rule.
 package layering

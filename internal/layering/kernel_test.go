@@ -37,6 +37,7 @@ var grants = map[string]grant{
 
 	// Outside the rule: what tests, shows or measures the tools.
 	"internal/hostcap":         files | exec_ | process, // probes the host kernel for tests and scripts
+	"internal/testutil":        files,                   // makes FIFOs and sockets for tests
 	"examples/selfrestrict":    files | exec_ | process,
 	"internal/bench/execbench": files | exec_,
 	"internal/bench/gofloor":   files | exec_,
