@@ -4,6 +4,15 @@ import "github.com/sysrestrict/sysrestrict/pkg/bitmap"
 
 //go:generate go run ../gen/stub -o zstub.go
 
+// Template is the identity of the current templates, which an embedded
+// binary's NT_SYSRESTRICT_EMBED note records (docs/note-format.md): a
+// reader refuses a template it does not know. Parse accepts only the
+// current templates' bytes, so a change to stub_x86_64.S or
+// stub_aarch64.S that changes them must come with a new Template (and a
+// reader that still knows the old one, if binaries with it are to keep
+// verifying). TestTemplateIdentity holds the bytes' hashes to that.
+const Template = 1
+
 // A template is one ABI's stub as assembled from stub_<abi>.S (zstub.go):
 // the code and messages up to the filter, with placeholders where Build
 // writes what it learns at stamp time.

@@ -35,6 +35,20 @@
 // layout (legacy.go). docs/stamping.md describes the strategies and why
 // each leaves the binary running as before.
 //
+// # Embedding
+//
+// With Options.Embed (PlanEmbed for the pure planner) a stamp is
+// self-enforcing (SPEC section 5, docs/embed.md): the request also holds
+// internal/stub's start-up stub, in an R+X PT_LOAD of its own after every
+// segment, e_entry points at it, and an NT_SYSRESTRICT_EMBED note records
+// where it is and the original entry. The stub's filter is compiled by
+// embedFilter alone, for the writer and the verifier. An embedded file
+// stays embedded when stamped again (its stub's filter rewritten, never in
+// place); Remove restores the unstamped file byte for byte. Read verifies
+// an embedded file's stub (File.VerifyEmbed; a damaged one is
+// ErrDamagedStub); ReadRestrictions does not, and the loader calls
+// File.VerifyEmbed itself.
+//
 // # Determinism
 //
 // The same file and set always give the same bytes; stamping a file with

@@ -33,6 +33,15 @@ var (
 	// ErrAppendedData: the file has bytes after the end of its ELF image
 	// (a self-extracting payload, a signature); stamping would lose them.
 	ErrAppendedData = errors.New("data appended after the ELF image")
+
+	// ErrDamagedStub: the file is embedded (an NT_SYSRESTRICT_EMBED note),
+	// but its start-up stub is not what the note says: its PT_LOAD is
+	// missing or changed, e_entry no longer points at it, or the stub's
+	// code, entry or filter differ from what the note compiles to
+	// (docs/embed.md, "Verification"). GNU strip run after embedding does
+	// this. It also matches ErrBadNote: a damaged stamp fails closed
+	// wherever a bad note does.
+	ErrDamagedStub = fmt.Errorf("%w: damaged start-up stub", ErrBadNote)
 )
 
 // A FormatError reports a malformed or inconsistent ELF file, at the byte
@@ -60,4 +69,8 @@ func formatErr(off int64, format string, args ...any) error {
 
 func badNote(off int64, format string, args ...any) error {
 	return &FormatError{Off: off, Msg: fmt.Sprintf(format, args...), Err: ErrBadNote}
+}
+
+func damagedStub(off int64, format string, args ...any) error {
+	return &FormatError{Off: off, Msg: fmt.Sprintf(format, args...), Err: ErrDamagedStub}
 }

@@ -19,6 +19,7 @@ type request struct {
 	payloads []payload // payloads[notePayload] is the note
 	progs    []addProg // program headers to add, besides the loaded payloads' PT_LOADs
 	entry    *entryPatch
+	embed    *embedSpec // the note records this payload as the start-up stub (embed.go)
 }
 
 // notePayload is the index of the note among a request's payloads: the
@@ -39,8 +40,9 @@ type payload struct {
 	flags progFlag
 	data  []byte // the bytes (nil: zeros); the note's are the emitter's
 	// fill, if set, returns the bytes once the payload is placed (code
-	// that jumps to the original entry point depends on its own address).
-	fill func(at placed) []byte
+	// that jumps to the original entry point depends on its own address),
+	// or why they cannot be made there.
+	fill func(at placed) ([]byte, error)
 }
 
 // An addProg is a program header to add that describes a payload: the
@@ -64,6 +66,16 @@ func noteRequest() *request {
 		payloads: []payload{{align: 4}},
 		progs:    []addProg{{typ: ptNote, flags: pfR, align: 4, payload: notePayload}},
 	}
+}
+
+// noteBase returns the size of the note's bytes before the undo record's
+// header: the bitmap and flags notes, and the NT_SYSRESTRICT_EMBED note of
+// an embedded stamp.
+func (rq *request) noteBase() uint64 {
+	if rq.embed != nil {
+		return noteSize + embedNoteSz
+	}
+	return noteSize
 }
 
 // added returns how many entries the program header table gains: one for
@@ -140,7 +152,7 @@ func (im *image) planAdd(rq *request, set bitmap.Set, base undoBase) (*Plan, err
 	}
 	undo := uint64(undoHeadSize)
 	for range 16 {
-		rq.payloads[notePayload].size = noteSize + nhdrSize + uint64(len(ownerName)) + undo
+		rq.payloads[notePayload].size = rq.noteBase() + nhdrSize + uint64(len(ownerName)) + undo
 		l, err := im.arrange(rq, sl)
 		if err != nil {
 			return nil, err
@@ -312,7 +324,10 @@ func (im *image) emit(rq *request, l *fileLayout, set bitmap.Set, base undoBase,
 	for i, pl := range rq.payloads {
 		data := pl.data
 		if pl.fill != nil {
-			data = pl.fill(l.at[i])
+			var err error
+			if data, err = pl.fill(l.at[i]); err != nil {
+				return nil, 0, err
+			}
 		}
 		if i != notePayload && data != nil {
 			p.patch(l.at[i].off, data[:min(uint64(len(data)), pl.size)])
@@ -346,6 +361,12 @@ func (im *image) emit(rq *request, l *fileLayout, set bitmap.Set, base undoBase,
 		return nil, need, nil
 	}
 	desc = append(desc, make([]byte, undo-uint64(len(desc)))...)
-	p.patch(note.off, encodeNote(im.bo, set, desc))
+	var embed []byte
+	if es := rq.embed; es != nil {
+		rec := es.record(l.at[es.payload], rq.payloads[es.payload].size)
+		embed = rec.encode(im.bo)
+		p.Embedded = true
+	}
+	p.patch(note.off, encodeNote(im.bo, set, embed, desc))
 	return p, 0, nil
 }

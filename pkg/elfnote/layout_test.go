@@ -30,7 +30,7 @@ func embedLike(im *image, n uint64) *request {
 	machine, bo := im.machine, im.bo
 	rq.payloads = append(rq.payloads, payload{
 		size: n, align: im.pageSize(), load: true, flags: pfR | pfX,
-		fill: func(at placed) []byte { return jumpTo(machine, bo, at.vaddr, entry, n) },
+		fill: func(at placed) ([]byte, error) { return jumpTo(machine, bo, at.vaddr, entry, n), nil },
 	})
 	rq.entry = &entryPatch{payload: 1}
 	return rq
@@ -69,17 +69,9 @@ func planRequest(t *testing.T, b []byte, rq func(*image) *request, set bitmap.Se
 			t.Fatal(err)
 		}
 		p = &Plan{Cut: im.size, Size: im.size, orig: im.size, Before: f.Set, After: set}
-		// The engine plans on the file without its note: make the request
-		// from that file's headers.
-		rm, err := im.planRemove()
-		if err != nil {
-			t.Fatal(err)
-		}
-		im2, err := parse(&overlay{base: im.r, plan: rm})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err = im.planRestamp(p, rq(im2), set)
+		// The engine plans on the file without its note: planRestamp
+		// makes the request from that file's headers.
+		p, err = im.planRestamp(p, func(im *image, _ bitmap.Set) (*request, error) { return rq(im), nil }, set)
 		if err != nil {
 			t.Fatalf("planRestamp: %v", err)
 		}

@@ -11,8 +11,19 @@ import (
 const (
 	NT_SYSRESTRICT_BITMAP = 1 // desc: bitmap.Bytes bytes, bit n = byte n/8, mask 1<<(n%8)
 	NT_SYSRESTRICT_FLAGS  = 2 // desc: uint32 in the file's byte order
+	NT_SYSRESTRICT_EMBED  = 3 // desc: where the start-up stub is (embed.go), 48 bytes
 	NT_SYSRESTRICT_UNDO   = 4 // desc: what Remove restores (undo.go)
 )
+
+// FlagEmbedded is bit 1 of NT_SYSRESTRICT_FLAGS, EMBEDDED: the binary
+// installs its filter itself at start-up (SPEC section 5). It is set
+// exactly when an NT_SYSRESTRICT_EMBED note is present. It is a property
+// of the file, not of the restriction set, so pkg/bitmap does not know it:
+// the reader takes it out before decoding the set.
+const FlagEmbedded uint32 = 1 << 1
+
+// knownFlags is every NT_SYSRESTRICT_FLAGS bit this reader understands.
+const knownFlags = bitmap.KnownFlags | FlagEmbedded
 
 // Owner is the note owner name, without its terminating NUL.
 const Owner = "SysRestrict"
@@ -39,9 +50,11 @@ const (
 )
 
 // encodeNote returns the note bytes for s in byte order bo, followed by an
-// NT_SYSRESTRICT_UNDO note with descriptor undo unless undo is nil.
-func encodeNote(bo binary.ByteOrder, s bitmap.Set, undo []byte) []byte {
-	b := make([]byte, noteSize, noteSize+nhdrSize+len(ownerName)+len(undo))
+// NT_SYSRESTRICT_EMBED note with descriptor embed unless embed is nil (and
+// then with EMBEDDED in the flags), and by an NT_SYSRESTRICT_UNDO note with
+// descriptor undo unless undo is nil.
+func encodeNote(bo binary.ByteOrder, s bitmap.Set, embed, undo []byte) []byte {
+	b := make([]byte, noteSize, noteSize+2*(nhdrSize+len(ownerName))+len(embed)+len(undo))
 	bo.PutUint32(b[0:], uint32(len(ownerName)))
 	bo.PutUint32(b[4:], bitmap.Bytes)
 	bo.PutUint32(b[8:], NT_SYSRESTRICT_BITMAP)
@@ -53,15 +66,25 @@ func encodeNote(bo binary.ByteOrder, s bitmap.Set, undo []byte) []byte {
 	bo.PutUint32(f[4:], 4)
 	bo.PutUint32(f[8:], NT_SYSRESTRICT_FLAGS)
 	copy(f[12:], ownerName)
-	bo.PutUint32(f[24:], s.Flags())
-	if undo != nil {
+	flags := s.Flags()
+	if embed != nil {
+		flags |= FlagEmbedded
+	}
+	bo.PutUint32(f[24:], flags)
+	for _, n := range []struct {
+		typ  uint32
+		desc []byte
+	}{{NT_SYSRESTRICT_EMBED, embed}, {NT_SYSRESTRICT_UNDO, undo}} {
+		if n.desc == nil {
+			continue
+		}
 		h := make([]byte, nhdrSize)
 		bo.PutUint32(h[0:], uint32(len(ownerName)))
-		bo.PutUint32(h[4:], uint32(len(undo)))
-		bo.PutUint32(h[8:], NT_SYSRESTRICT_UNDO)
+		bo.PutUint32(h[4:], uint32(len(n.desc)))
+		bo.PutUint32(h[8:], n.typ)
 		b = append(b, h...)
 		b = append(b, ownerName...)
-		b = append(b, undo...)
+		b = append(b, n.desc...)
 	}
 	return b
 }
@@ -76,6 +99,8 @@ type noteScan struct {
 	flags     uint32
 	undoDesc  []byte // the NT_SYSRESTRICT_UNDO descriptor, undecoded (image.verifyUndo)
 	undoOff   int64  // its file offset, or 0
+	embed     Embed  // the NT_SYSRESTRICT_EMBED record, decoded
+	embedOff  int64  // its file offset, or 0
 	start     int64  // file offset of the first SysRestrict note
 	end       int64  // file offset just past the last one
 }
@@ -152,9 +177,18 @@ func scanNotes(seg []byte, base int64, align uint64, bo binary.ByteOrder) (noteS
 				return ns, badNote(off, "NT_SYSRESTRICT_FLAGS has %d bytes, want 4", descsz)
 			}
 			ns.flagsOff, ns.flags = dOff, bo.Uint32(desc)
-			if unknown := ns.flags &^ bitmap.KnownFlags; unknown != 0 {
-				return ns, badNote(dOff, "unknown flag bits %#x (this sysrestrict knows %#x); a newer sysrestrict stamped this file", unknown, bitmap.KnownFlags)
+			if unknown := ns.flags &^ knownFlags; unknown != 0 {
+				return ns, badNote(dOff, "unknown flag bits %#x (this sysrestrict knows %#x); a newer sysrestrict stamped this file", unknown, knownFlags)
 			}
+		case NT_SYSRESTRICT_EMBED:
+			if ns.embedOff != 0 {
+				return ns, badNote(off, "two NT_SYSRESTRICT_EMBED notes")
+			}
+			e, err := decodeEmbed(desc, dOff, bo)
+			if err != nil {
+				return ns, err
+			}
+			ns.embed, ns.embedOff = e, dOff
 		case NT_SYSRESTRICT_UNDO:
 			if ns.undoOff != 0 {
 				return ns, badNote(off, "two NT_SYSRESTRICT_UNDO notes")
@@ -168,6 +202,12 @@ func scanNotes(seg []byte, base int64, align uint64, bo binary.ByteOrder) (noteS
 		default:
 			return ns, badNote(off, "reserved note type %d with owner %s; a newer sysrestrict stamped this file", typ, Owner)
 		}
+	}
+	if ns.ours > 0 && (ns.flags&FlagEmbedded != 0) != (ns.embedOff != 0) {
+		if ns.embedOff != 0 {
+			return ns, badNote(ns.embedOff, "NT_SYSRESTRICT_EMBED note without the EMBEDDED flag")
+		}
+		return ns, badNote(ns.flagsOff, "EMBEDDED flag without an NT_SYSRESTRICT_EMBED note")
 	}
 	return ns, nil
 }

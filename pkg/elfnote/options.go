@@ -21,6 +21,15 @@ type Options struct {
 	// concurrent stampers never lose each other's restrictions.
 	Replace bool
 
+	// Embed makes the stamp self-enforcing (SPEC section 5,
+	// docs/embed.md): Stamp also writes the start-up stub that installs
+	// the note's filter into the file and points e_entry at it. A file
+	// that is embedded already stays embedded whether or not Embed is set
+	// (its stub's filter is rewritten with the note): only Remove takes
+	// the stub out. x86_64 and aarch64 programs only; anything else is
+	// ErrUnsupported.
+	Embed bool
+
 	// ModTime, if not zero, is the modification time a written file gets
 	// (the CLI sets it from SOURCE_DATE_EPOCH); zero leaves the time of the
 	// write, as strip(1) does.
@@ -66,6 +75,7 @@ type Result struct {
 	Strategy      Strategy   // how room was found (StrategyNone if unchanged)
 	InPlace       bool       // written in place (strategy 1, bits only added)
 	Exact         bool       // Remove: the file is restored byte for byte
+	Embedded      bool       // Stamp: the file is embedded after the stamp (Options.Embed, or it was already)
 	DryRun        bool       // nothing was written
 
 	// Reclaimed names the temporary file of a killed stamper that was

@@ -62,6 +62,10 @@ type Plan struct {
 	// original, and removing it is not Exact.
 	Exact bool
 
+	// Embedded: after the change the file is embedded, its start-up stub
+	// installing the note's filter (Options.Embed, docs/embed.md).
+	Embedded bool
+
 	orig int64 // size of the file planned for
 }
 
@@ -94,7 +98,18 @@ func PlanStamp(r io.ReaderAt, set bitmap.Set) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	return im.planStamp(set)
+	return im.planStamp(set, false)
+}
+
+// PlanEmbed is PlanStamp with Options.Embed: the plan also gives the file
+// the start-up stub that installs the note's filter (docs/embed.md), or
+// rewrites the stub of a file already embedded.
+func PlanEmbed(r io.ReaderAt, set bitmap.Set) (*Plan, error) {
+	im, err := parseLenient(r)
+	if err != nil {
+		return nil, err
+	}
+	return im.planStamp(set, true)
 }
 
 // PlanRemove computes the plan that removes the note from the file read
@@ -189,32 +204,62 @@ func (im *image) imageEnd() uint64 {
 			end = max(end, s.fileEnd())
 		}
 	}
+	if e := &im.scan.embed; im.noteFound && im.scan.embedOff != 0 && e.Offset <= uint64(im.size) && e.Size <= uint64(im.size)-e.Offset {
+		// The start-up stub's bytes, even if a later tool changed its
+		// PT_LOAD: the stamp is then damaged, not followed by data.
+		end = max(end, e.Offset+e.Size)
+	}
 	return end
 }
 
-func (im *image) planStamp(set bitmap.Set) (*Plan, error) {
+// planStamp plans a note holding exactly set, with the start-up stub if
+// embed is set or the file is embedded already: a stamp never silently
+// drops enforcement, only Remove takes the stub out.
+func (im *image) planStamp(set bitmap.Set, embed bool) (*Plan, error) {
 	if err := im.checkStampable(); err != nil {
 		return nil, err
 	}
 	if im.damage != nil {
+		if embed || im.scan.embedOff != 0 {
+			return nil, fmt.Errorf("%w; an embedded stamp cannot be repaired: %s", im.damage, stubAdvice)
+		}
 		return im.planRepair(set)
+	}
+	if im.stubDamage != nil {
+		return nil, im.stubDamage
 	}
 	f, err := im.file()
 	if err != nil {
 		return nil, err
 	}
 	set = set.WithABI(f.ABI)
-	p := &Plan{Cut: im.size, Size: im.size, orig: im.size, Before: f.Set, After: set}
+	embed = embed || f.Embed != nil
+	p := &Plan{Cut: im.size, Size: im.size, orig: im.size, Before: f.Set, After: set, Embedded: f.Embed != nil}
 	if !f.Stamped {
-		add, err := im.planAdd(noteRequest(), set, undoBase{})
+		rq, err := noteRequest(), error(nil)
+		if embed {
+			if rq, err = im.embedRequest(set); err != nil {
+				return nil, err
+			}
+		}
+		add, err := im.planAdd(rq, set, undoBase{})
 		if err != nil {
 			return nil, err
 		}
 		add.Before, add.After = p.Before, p.After
 		return add, nil
 	}
-	if f.Set.Equal(set) {
+	if f.Set.Equal(set) && embed == (f.Embed != nil) {
 		return p, nil
+	}
+	if im.note.Shared && embed {
+		return nil, fmt.Errorf("%w: --embed: the note was linked in at build time and shares its PT_NOTE with other notes, which leaves no room for the start-up stub's record; rebuild without it", ErrUnsupported)
+	}
+	if embed {
+		// The stub's filter changes with the set, and its size with the
+		// filter: remove the stamp (stub included), then embed the
+		// original again. Never in place.
+		return im.planRestamp(p, (*image).embedRequest, set)
 	}
 	if im.note.Shared && im.note.FlagsOff == 0 && set.Flags() != 0 {
 		return nil, fmt.Errorf("%w: the note was linked in at build time without an NT_SYSRESTRICT_FLAGS note, which DENY_BEYOND needs; add one to the build", ErrUnsupported)
@@ -235,16 +280,17 @@ func (im *image) planStamp(set bitmap.Set) (*Plan, error) {
 		return p, nil
 	}
 	// The note must change its layout: remove it, then stamp the result.
-	return im.planRestamp(p, noteRequest(), set)
+	return im.planRestamp(p, func(*image, bitmap.Set) (*request, error) { return noteRequest(), nil }, set)
 }
 
 // planRestamp plans a stamp that cannot keep the note's layout: the note
-// is removed (by its undo record, or by the legacy removal), and req is
-// planned on the result. The new undo record restores what the removal
+// is removed (by its undo record, or by the legacy removal), and the
+// request rq makes of the result (from its headers: an embedded stamp's
+// stub jumps to the original entry) is planned on it. The new undo record restores what the removal
 // restores: the file as it was before it was first stamped if the
 // removal is exact, and says so; a stamped file never carries two
 // records.
-func (im *image) planRestamp(p *Plan, rq *request, set bitmap.Set) (*Plan, error) {
+func (im *image) planRestamp(p *Plan, rqFor func(*image, bitmap.Set) (*request, error), set bitmap.Set) (*Plan, error) {
 	rm, err := im.planRemove()
 	if err != nil {
 		return nil, err
@@ -252,6 +298,10 @@ func (im *image) planRestamp(p *Plan, rq *request, set bitmap.Set) (*Plan, error
 	im2, err := parse(&overlay{base: im.r, plan: rm})
 	if err != nil {
 		return nil, fmt.Errorf("re-reading the file without its note: %w", err)
+	}
+	rq, err := rqFor(im2, set)
+	if err != nil {
+		return nil, err
 	}
 	base := undoBase{}
 	if !rm.Exact {
@@ -262,6 +312,7 @@ func (im *image) planRestamp(p *Plan, rq *request, set bitmap.Set) (*Plan, error
 		return nil, err
 	}
 	p.Strategy = add.Strategy
+	p.Embedded = add.Embedded
 	p.Cut = min(rm.Cut, add.Cut)
 	p.Size = add.Size
 	for _, pt := range rm.Patches {
@@ -300,7 +351,7 @@ func (im *image) abi() bitmap.ABI { return ABIFor(im.machine, im.class) }
 // the bytes its section names.
 func (im *image) damagedSet() (bitmap.Set, error) {
 	if im.noteFound {
-		return bitmap.FromNote(im.abi(), im.scan.bitmap, im.scan.flags)
+		return bitmap.FromNote(im.abi(), im.scan.bitmap, im.scan.flags&^FlagEmbedded)
 	}
 	s := im.sects[im.staleSect]
 	if s.Off > uint64(im.size) || s.Size > uint64(im.size)-s.Off || s.Size > maxNoteSeg {
@@ -317,7 +368,7 @@ func (im *image) damagedSet() (bitmap.Set, error) {
 	if ns.bitmapOff == 0 {
 		return bitmap.Set{}, badNote(int64(s.Off), "section %s holds no NT_SYSRESTRICT_BITMAP note", Section)
 	}
-	return bitmap.FromNote(im.abi(), ns.bitmap, ns.flags)
+	return bitmap.FromNote(im.abi(), ns.bitmap, ns.flags&^FlagEmbedded)
 }
 
 // baseProgs returns the program headers a new note is planned from: those

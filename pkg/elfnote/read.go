@@ -35,6 +35,12 @@ type File struct {
 	// Note says where the note is; zero if !Stamped.
 	Note Location
 
+	// Embed is the NT_SYSRESTRICT_EMBED record of an embedded file, whose
+	// start-up stub installs the note's filter itself (SPEC section 5);
+	// nil if the file is not embedded. Read has verified the stub
+	// (VerifyEmbed); ReadRestrictions has not.
+	Embed *Embed
+
 	// Size is the file size.
 	Size int64
 }
@@ -50,6 +56,7 @@ type Location struct {
 	BitmapOff int64  // file offset of the 64-byte bitmap descriptor
 	FlagsOff  int64  // file offset of the 4-byte flags descriptor; 0 if absent
 	UndoOff   int64  // file offset of the NT_SYSRESTRICT_UNDO descriptor; 0 if absent (a note stamped before it existed, or linked in)
+	EmbedOff  int64  // file offset of the NT_SYSRESTRICT_EMBED descriptor; 0 if the file is not embedded
 }
 
 // headSize is how much of the file Read fetches in its first read: the ELF
@@ -113,6 +120,11 @@ type image struct {
 	note      Location
 	scan      noteScan
 	undo      *undoRecord // the note's undo record, decoded by verifyUndo; nil without one
+
+	// stubDamage: the file is embedded and its start-up stub does not
+	// verify (VerifyEmbed). Strict readers fail with it; the stamper
+	// refuses to stamp the file; Remove still replays the undo record.
+	stubDamage error
 }
 
 // readAt reads len(b) bytes at off, from the head buffer when it holds them.
@@ -169,10 +181,17 @@ func sizeOf(r io.ReaderAt) (int64, bool) {
 // ErrBadNote), Read returns the File without a note along with the error,
 // so that a caller can still learn the ABI; on any other error the File is
 // nil.
+//
+// For an embedded file Read also verifies the start-up stub against the
+// note (File.VerifyEmbed): a damaged stub is an error matching
+// ErrDamagedStub and ErrBadNote.
 func Read(r io.ReaderAt) (*File, error) {
 	im, err := scan(r)
 	if err == nil {
 		err = im.verifyUndo()
+	}
+	if err == nil && im.damage == nil {
+		err = im.verifyStub()
 	}
 	return im.result(err)
 }
@@ -184,6 +203,10 @@ func Read(r io.ReaderAt) (*File, error) {
 // replays them, after checking them). It does not call the record's
 // decoder, so the linker leaves it out of the loader: linked in, it cost 4
 // page faults at every start.
+//
+// Nor does it verify an embedded file's start-up stub: File.Embed is the
+// note's record as read, and a caller that runs the file calls
+// File.VerifyEmbed itself when File.Embed is set.
 func ReadRestrictions(r io.ReaderAt) (*File, error) {
 	im, err := scan(r)
 	return im.result(err)
@@ -291,12 +314,30 @@ func (im *image) file() (*File, error) {
 	if !im.noteFound {
 		return f, nil
 	}
-	s, err := bitmap.FromNote(f.ABI, im.scan.bitmap, im.scan.flags)
+	s, err := bitmap.FromNote(f.ABI, im.scan.bitmap, im.scan.flags&^FlagEmbedded)
 	if err != nil {
 		return nil, &FormatError{Off: im.note.BitmapOff, Msg: err.Error(), Err: ErrBadNote}
 	}
 	f.Stamped, f.Set, f.Note = true, s, im.note
+	if im.scan.embedOff != 0 {
+		e := im.scan.embed
+		e.layoutErr = im.checkEmbedLayout(&e)
+		f.Embed = &e
+	}
 	return f, nil
+}
+
+// verifyStub verifies the start-up stub of an embedded file
+// (File.VerifyEmbed).
+func (im *image) verifyStub() error {
+	if !im.noteFound || im.scan.embedOff == 0 {
+		return nil
+	}
+	f, err := im.file()
+	if err != nil {
+		return err
+	}
+	return f.VerifyEmbed(im.r)
 }
 
 // parse reads and checks the headers and finds the note.
@@ -311,12 +352,21 @@ func parse(r io.ReaderAt) (*image, error) {
 // parseLenient is parse for the stamper: a stamp damaged by a later tool
 // is recorded in im.damage rather than returned, so that it can be
 // repaired.
+//
+// A damaged start-up stub is recorded in im.stubDamage: the stamper
+// refuses to stamp such a file, Remove restores it.
 func parseLenient(r io.ReaderAt) (*image, error) {
 	im, err := scan(r)
 	if err != nil {
 		return im, err
 	}
-	return im, im.verifyUndo()
+	if err := im.verifyUndo(); err != nil {
+		return im, err
+	}
+	if im.damage == nil {
+		im.stubDamage = im.verifyStub()
+	}
+	return im, nil
 }
 
 // scan is parseLenient without decoding the undo record (verifyUndo).
@@ -552,7 +602,7 @@ func (im *image) findNote() error {
 		im.noteFound, im.scan = true, ns
 		im.note = Location{
 			Offset: ns.start, Size: ns.end - ns.start, Vaddr: p.Vaddr + uint64(ns.start) - p.Off,
-			Prog: i, Shared: ns.others > 0, BitmapOff: ns.bitmapOff, FlagsOff: ns.flagsOff, UndoOff: ns.undoOff,
+			Prog: i, Shared: ns.others > 0, BitmapOff: ns.bitmapOff, FlagsOff: ns.flagsOff, UndoOff: ns.undoOff, EmbedOff: ns.embedOff,
 		}
 	}
 	for i := range im.sects {

@@ -22,7 +22,9 @@ import (
 // Stamp gives the named file (a symlink is followed: its target is stamped)
 // a note holding set, or with Options.Replace unset the union of set and
 // the note already there. See docs/stamping.md for how the file is written
-// safely.
+// safely. With Options.Embed, or when the file is embedded already, the
+// file also gets the start-up stub that installs the note's filter
+// (docs/embed.md).
 func Stamp(name string, set bitmap.Set, opts Options) (*Result, error) {
 	return modify("stamp", name, opts, func(im *image) (*Plan, error) {
 		if !opts.Replace {
@@ -41,7 +43,7 @@ func Stamp(name string, set bitmap.Set, opts Options) (*Result, error) {
 			}
 			set = set.WithABI(before.ABI()).Union(before)
 		}
-		return im.planStamp(set)
+		return im.planStamp(set, opts.Embed)
 	})
 }
 
@@ -128,7 +130,7 @@ func modifyOnce(target string, opts Options, plan func(*image) (*Plan, error)) (
 	if err != nil {
 		return nil, err
 	}
-	res.Before, res.After, res.Changed, res.Strategy, res.Exact = p.Before, p.After, p.Changed(), p.Strategy, p.Exact
+	res.Before, res.After, res.Changed, res.Strategy, res.Exact, res.Embedded = p.Before, p.After, p.Changed(), p.Strategy, p.Exact, p.Embedded
 	if !res.Changed {
 		res.Strategy = StrategyNone
 	}
