@@ -187,11 +187,13 @@ func sizeOf(r io.ReaderAt) (int64, bool) {
 // ErrDamagedStub and ErrBadNote.
 func Read(r io.ReaderAt) (*File, error) {
 	im, err := scan(r)
+	if err == nil && im.damage == nil {
+		// The stub first: strip, which damages it, also shrinks the file
+		// below the undo record's original size.
+		err = im.verifyStub()
+	}
 	if err == nil {
 		err = im.verifyUndo()
-	}
-	if err == nil && im.damage == nil {
-		err = im.verifyStub()
 	}
 	return im.result(err)
 }
@@ -360,11 +362,14 @@ func parseLenient(r io.ReaderAt) (*image, error) {
 	if err != nil {
 		return im, err
 	}
-	if err := im.verifyUndo(); err != nil {
-		return im, err
-	}
 	if im.damage == nil {
 		im.stubDamage = im.verifyStub()
+	}
+	if err := im.verifyUndo(); err != nil {
+		if im.stubDamage != nil {
+			return im, im.stubDamage // what broke the record too (strip)
+		}
+		return im, err
 	}
 	return im, nil
 }
@@ -685,7 +690,11 @@ func (im *image) checkLayout() error {
 		}
 		off := int64(im.phoff) + int64(i*im.phentsize)
 		if im.noteFound || im.staleSect != 0 {
-			return badNote(off,
+			mk := badNote
+			if im.noteFound && im.scan.embedOff != 0 {
+				mk = damagedStub // and its start-up stub with it
+			}
+			return mk(off,
 				"program header %d (%v, offset %#x) is not at the address %#x that its PT_LOAD maps it to: the file was rewritten after stamping (GNU strip and objcopy do this), which breaks the program; rebuild it and stamp it as the last step",
 				i, p.Type, p.Off, p.Vaddr)
 		}
