@@ -269,6 +269,11 @@ func sameRun(t *testing.T, fx fixture, origDir, dir string, stamped bool) {
 			copyFile(t, filepath.Join(fixtureDir, "libhello.so"), filepath.Join(d, "libhello.so"))
 		}
 	}
+	for _, lib := range fx.Beside {
+		for _, d := range []string{origDir, dir} {
+			copyFile(t, filepath.Join(fixtureDir, lib), filepath.Join(d, lib))
+		}
+	}
 	if argv == nil {
 		t.Logf("%s cannot run here; not run", fx.File)
 		return

@@ -25,7 +25,8 @@ type fixture struct {
 	Kind      string   `json:"kind"`
 	Expect    string   `json:"expect"`
 	Run       []string `json:"run"`
-	Needs     string   `json:"needs"` // a host capability (internal/hostcap) running it needs
+	Needs     string   `json:"needs"`  // a host capability (internal/hostcap) running it needs
+	Beside    []string `json:"beside"` // fixtures it needs in its directory to run (the libraries it loads)
 	Args      []string `json:"args"`
 	Stdout    string   `json:"stdout"`
 	Exit      int      `json:"exit"`

@@ -226,6 +226,7 @@ type Fixture struct {
 	Run       []string `json:"run"`
 	Why       string   `json:"why,omitempty"`
 	Needs     string   `json:"needs,omitempty"`
+	Beside    []string `json:"beside,omitempty"`
 	Args      []string `json:"args"`
 	Stdout    string   `json:"stdout"`
 	Exit      int      `json:"exit"`
@@ -239,11 +240,12 @@ type Fixture struct {
 }
 
 var (
-	native  = []string{}
-	qemuA64 = []string{"qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"}
-	qemuARM = []string{"qemu-arm", "-L", "/usr/arm-linux-gnueabihf"}
-	qemuS39 = []string{"qemu-s390x", "-L", "/usr/s390x-linux-gnu"}
-	qemuPPC = []string{"qemu-ppc", "-L", "/usr/powerpc-linux-gnu"}
+	native   = []string{}
+	embedLib = []string{"libembed.so"}
+	qemuA64  = []string{"qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"}
+	qemuARM  = []string{"qemu-arm", "-L", "/usr/arm-linux-gnueabihf"}
+	qemuS39  = []string{"qemu-s390x", "-L", "/usr/s390x-linux-gnu"}
+	qemuPPC  = []string{"qemu-ppc", "-L", "/usr/powerpc-linux-gnu"}
 )
 
 const (
@@ -304,6 +306,27 @@ var fixtures = []Fixture{
 		Notes: "src/note.S VARIANT=5: valid bitmap plus a flags note with unknown bit 1 set"},
 	{File: "x86_64-note-bad-namesz", ABI: "x86_64", Kind: "pie", Linker: "ld.bfd", Run: native, Dynamic: true, Expect: "bad-note",
 		Notes: "src/note.S VARIANT=6: SysRestrict note with namesz 200, running past the end of its section and PT_NOTE"},
+	{File: "embed-pie", ABI: "x86_64", Kind: "pie", Linker: "ld.bfd", Run: native, Dynamic: true, Beside: embedLib, Expect: "stampable",
+		Notes: "src/embed.c (hello.c plus the modes of the --embed tests), gcc default PIE, -pthread, linked against libembed.so (DT_RUNPATH $ORIGIN)"},
+	{File: "embed-exec", ABI: "x86_64", Kind: "exec", Linker: "ld.bfd", Run: native, Dynamic: true, Beside: embedLib, Expect: "stampable",
+		Notes: "src/embed.c, -no-pie, linked against libembed.so"},
+	{File: "embed-static", ABI: "x86_64", Kind: "static", Linker: "ld.bfd", Run: native, Expect: "stampable",
+		Notes: "src/embed.c, -static glibc"},
+	{File: "embed-static-pie", ABI: "x86_64", Kind: "static-pie", Linker: "ld.bfd", Run: native, Expect: "stampable",
+		Notes: "src/embed.c, -static-pie glibc"},
+	{File: "embed-musl-static", ABI: "x86_64", Kind: "static", Linker: "ld.bfd", Run: native, Expect: "stampable",
+		Notes: "src/embed.c, musl-gcc -static (musl 1.2.3)"},
+	{File: "embed-pie-gold", ABI: "x86_64", Kind: "pie", Linker: "ld.gold", Run: native, Dynamic: true, Beside: embedLib, Expect: "stampable",
+		Notes: "src/embed.c, -fuse-ld=gold, linked against libembed.so"},
+	{File: "embed-pie-lld", ABI: "x86_64", Kind: "pie", Linker: "ld.lld", Run: native, Dynamic: true, Beside: embedLib, Expect: "stampable",
+		Notes: "src/embed.c, -fuse-ld=lld (LLD 14), linked against libembed.so"},
+	{File: "libembed.so", ABI: "x86_64", Kind: "shared", Linker: "ld.bfd", Expect: "stampable",
+		Why:   "shared object without an entry point; the dynamic embed-* fixtures load it from their own directory",
+		Notes: "src/embedlib.c: a destructor that reports at exit once asked (embed atexit), run by ld.so's rtld_fini; soname libembed.so"},
+	{File: "go-embed", ABI: "x86_64", Kind: "go", Linker: "go", Run: native, Expect: "stampable",
+		Notes: "src/goembed (gohello plus the modes of the --embed tests), CGO_ENABLED=0: Go's internal linker, static"},
+	{File: "go-embed-cgo", ABI: "x86_64", Kind: "go", Linker: "ld.bfd", Run: native, Dynamic: true, Expect: "stampable",
+		Notes: "src/goembed, CGO_ENABLED=1 -ldflags=-linkmode=external: linked by gcc/ld.bfd, dynamic against glibc"},
 	{File: "go-internal", ABI: "x86_64", Kind: "go", Linker: "go", Run: native, Expect: "stampable",
 		Notes: "CGO_ENABLED=0 go build: Go's internal linker, static, section header table right after the program headers"},
 	{File: "go-external", ABI: "x86_64", Kind: "go", Linker: "ld.bfd", Run: native, Dynamic: true, Expect: "stampable",
