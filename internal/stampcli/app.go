@@ -72,17 +72,27 @@ time; the output is in FILE order, the same for every -j.
 With --policy FILE --root DIR, the FILEs are those under DIR that the
 rules of the policy FILE match, each stamped (or checked) with the options
 of every rule that matches it: one rule a line, a glob relative to DIR then
---deny, --allow, --allow-profile or --replace (paths relative to FILE), or
-skip. Symlinks are not followed; hard links are stamped once and stay one
+--deny, --allow, --allow-profile, --replace or --embed (paths relative to
+FILE), or skip. Symlinks are not followed; hard links are stamped once and stay one
 file. --strict also fails on every executable ELF file under DIR no rule
 covers. Errors name the policy file and line. See docs/policy.md.
 
+--embed makes the stamp self-enforcing: a start-up stub, written into the
+binary with the note, sets no_new_privs and installs the note's filter
+before any code of the program runs, however it is started (a shell,
+systemd, cron), or exits 126. An embedded binary stays embedded when
+stamped again (its stub's filter follows the note); --remove takes the
+stub out with the note. x86_64 and aarch64 programs (executables, PIE,
+static-pie); shared libraries are refused. See docs/embed.md.
+
 Examples:
    sysrestrict-stamp --deny @exec,ptrace ./server
+   sysrestrict-stamp --embed --deny @debug,@mount,kexec_load ./server
    sysrestrict-stamp --allow-profile server.profile.json ./server
    sysrestrict-stamp ./server --show --json
    sysrestrict-stamp --check --deny @exec ./dist/bin/*
    sysrestrict-stamp --check ./dist/bin/*
+   sysrestrict-stamp --check --embed ./dist/bin/server
    sysrestrict-stamp --policy debian/pkg.sysrestrict --root debian/pkg
    sysrestrict-stamp --check --strict --policy debian/pkg.sysrestrict --root debian/pkg
 
@@ -95,8 +105,8 @@ other xattrs, and under fakeroot the faked owner and mode; security.ima and
 security.evm are dropped, with a warning. SOURCE_DATE_EPOCH, when set, is
 the modification time of every file written.
 
-Stamp last: GNU strip or objcopy run after stamping can undo the stamp
-(--check detects it). See docs/stamping.md.`
+Stamp last: GNU strip or objcopy run after stamping can undo the stamp,
+and break an embedded binary (--check detects both). See docs/stamping.md.`
 
 // New returns the sysrestrict-stamp application writing to stdout and
 // stderr.
@@ -115,6 +125,7 @@ func New(stdout, stderr io.Writer) *cli.App {
 			&cli.StringSliceFlag{Name: "allow", Usage: "allowlist: restrict every syscall not in `LIST` nor in @default, and every number from 512 up (repeatable)"},
 			&cli.StringSliceFlag{Name: "allow-profile", Usage: "as --allow, with the syscalls recorded in `FILE` by sysrestrict-exec --learn (repeatable)"},
 			&cli.BoolFlag{Name: "replace", Usage: "start from no restrictions instead of the binary's current ones"},
+			&cli.BoolFlag{Name: "embed", Usage: "self-enforcing stamp (x86_64, aarch64 programs): also write a start-up stub that installs the filter however the program is started, no loader needed; make it the last build step. With --check: also fail unless every FILE is embedded with an intact stub"},
 			&cli.BoolFlag{Name: "remove", Usage: "remove the note; the binary runs as before"},
 			&cli.BoolFlag{Name: "show", Usage: "print each FILE's restrictions; change nothing"},
 			&cli.BoolFlag{Name: "check", Usage: "change nothing; exit 1 unless every FILE carries a valid, intact note that restricts at least what --deny/--allow name (if given)"},
@@ -231,14 +242,16 @@ func run(c *cli.Context, stdout, stderr io.Writer) error {
 			deny:     c.StringSlice("deny"),
 			allow:    c.StringSlice("allow"),
 			profiles: c.StringSlice("allow-profile"),
+			embed:    c.Bool("embed"),
 		}},
 		replace: c.Bool("replace"),
 	}
 	files := c.Args().Slice()
 	hasLists := req.hasLists()
+	embed := req.embedded()
 	polName, root, strict := c.String("policy"), c.String("root"), c.Bool("strict")
 	if polName != "" || root != "" || strict {
-		return runPolicy(c, s, polName, root, strict, files, hasLists || req.replace, stdout, stderr)
+		return runPolicy(c, s, polName, root, strict, files, hasLists || req.replace || embed, stdout, stderr)
 	}
 	switch {
 	case len(files) == 0:
@@ -249,14 +262,14 @@ func run(c *cli.Context, stdout, stderr io.Writer) error {
 		return usagef("--output takes exactly one input FILE, got %d", len(files))
 	case s.output != "" && (m == modeShow || m == modeCheck):
 		return usagef("--output goes with stamping or --remove, not %s", modes[0])
-	case m == modeRemove && (hasLists || req.replace):
-		return usagef("--remove takes no --deny, --allow, --allow-profile or --replace")
-	case m == modeShow && (hasLists || req.replace || s.dryRun):
-		return usagef("--show takes no --deny, --allow, --allow-profile, --replace or --dry-run")
+	case m == modeRemove && (hasLists || req.replace || embed):
+		return usagef("--remove takes no --deny, --allow, --allow-profile, --replace or --embed (it removes an embedded stub with the note)")
+	case m == modeShow && (hasLists || req.replace || embed || s.dryRun):
+		return usagef("--show takes no --deny, --allow, --allow-profile, --replace, --embed or --dry-run (it says whether each FILE is embedded)")
 	case m == modeCheck && (req.replace || s.dryRun):
 		return usagef("--check changes nothing: --replace and --dry-run do not apply")
-	case m == modeStamp && !hasLists && !req.replace:
-		return usagef("nothing to do: give --deny, --allow or --allow-profile (or --show, --check, --remove)")
+	case m == modeStamp && !hasLists && !req.replace && !embed:
+		return usagef("nothing to do: give --deny, --allow, --allow-profile or --embed (or --show, --check, --remove)")
 	}
 	if err := req.parts[0].load(); err != nil {
 		return err
@@ -282,7 +295,7 @@ func runPolicy(c *cli.Context, s settings, polName, root string, strict bool, fi
 	case len(files) > 0:
 		return usagef("--policy takes no FILE: its rules name the files under --root (got %s)", files[0])
 	case cmdLists:
-		return usagef("with --policy, --deny, --allow, --allow-profile and --replace go in the policy file's rules")
+		return usagef("with --policy, --deny, --allow, --allow-profile, --replace and --embed go in the policy file's rules")
 	case s.mode == modeRemove || s.output != "":
 		return usagef("--policy goes with stamping, --check or --show, not %s", map[bool]string{true: "--remove", false: "--output"}[s.mode == modeRemove])
 	case s.mode == modeShow && (strict || s.dryRun):

@@ -38,12 +38,17 @@ type result struct {
 	noNote   bool            // remove: there was no note to remove
 	repaired error           // stamp: the damage that restamping repaired
 
-	missing  bitmap.Set       // check: what the file should restrict and does not
-	warnings []bitmap.Warning // stamp: advice about the set now in the file
+	missing   bitmap.Set       // check: what the file should restrict and does not
+	wantEmbed bool             // check: the file must be embedded (--embed)
+	warnings  []bitmap.Warning // stamp: advice about the set now in the file
 }
 
 // errShort is a --check failure: the file restricts less than asked.
 var errShort = errors.New("restricts less than asked")
+
+// errNotEmbedded is a --check --embed failure: the file is stamped but not
+// embedded.
+var errNotEmbedded = errors.New("not embedded: its note is enforced only through sysrestrict-exec; stamp it with --embed, as the last build step")
 
 // failure returns the error that makes this file count as failed, or nil.
 func (r *result) failure() error {
@@ -56,6 +61,8 @@ func (r *result) failure() error {
 		return &fs.PathError{Op: "check", Path: r.name, Err: elfnote.ErrNoNote}
 	case !r.missing.IsEmpty():
 		return &fs.PathError{Op: "check", Path: r.name, Err: errShort}
+	case r.wantEmbed && r.file.Embed == nil:
+		return &fs.PathError{Op: "check", Path: r.name, Err: errNotEmbedded}
 	}
 	return nil
 }
@@ -88,6 +95,9 @@ type fileJSON struct {
 	Restricted []string `json:"restricted,omitempty"`
 	Numbers    []int    `json:"numbers,omitempty"`
 	DenyBeyond *bool    `json:"deny_beyond,omitempty"`
+	Embedded   *bool    `json:"embedded,omitempty"`   // stamped files: the note is enforced by a start-up stub (--embed)
+	StubSize   uint64   `json:"stub_size,omitempty"`  // an embedded file's stub, in bytes
+	FilterLen  int      `json:"filter_len,omitempty"` // the stub's filter, in instructions`
 	Added      []string `json:"added,omitempty"`
 	Lifted     []string `json:"lifted,omitempty"`
 	Missing    []string `json:"missing,omitempty"`
@@ -111,7 +121,7 @@ func (r *result) record(s settings) fileJSON {
 		rec := fileJSON{File: r.name, Output: s.output, ABI: after.ABI().String(), Changed: ptr(r.res.Changed),
 			DryRun: s.dryRun, Strategy: r.res.Strategy.String(),
 			Added: nameList(after.Difference(r.res.Before)), Lifted: nameList(r.res.Before.Difference(after)),
-			Numbers: after.Numbers(), DenyBeyond: ptr(after.DenyBeyond())}
+			Numbers: after.Numbers(), DenyBeyond: ptr(after.DenyBeyond()), Embedded: ptr(r.res.Embedded)}
 		for _, w := range r.warnings {
 			rec.Warnings = append(rec.Warnings, w.Msg)
 		}
@@ -124,8 +134,12 @@ func (r *result) record(s settings) fileJSON {
 		}
 		return fileJSON{File: r.name, Output: s.output, Changed: ptr(r.res.Changed), DryRun: s.dryRun, Strategy: r.res.Strategy.String(), Dropped: r.res.Dropped}
 	case modeCheck:
-		return fileJSON{File: r.name, ABI: r.file.ABI.String(), Stamped: ptr(r.file.Stamped), OK: ptr(r.failure() == nil),
+		rec := fileJSON{File: r.name, ABI: r.file.ABI.String(), Stamped: ptr(r.file.Stamped), OK: ptr(r.failure() == nil),
 			Missing: nameList(r.missing)}
+		if r.file.Stamped {
+			rec.Embedded = ptr(r.file.Embed != nil)
+		}
+		return rec
 	}
 	f := r.file
 	rec := fileJSON{File: r.name, ABI: f.ABI.String(), Stamped: ptr(f.Stamped)}
@@ -137,6 +151,10 @@ func (r *result) record(s settings) fileJSON {
 		}
 		rec.Numbers = set.Numbers()
 		rec.DenyBeyond = ptr(set.DenyBeyond())
+		rec.Embedded = ptr(f.Embed != nil)
+		if e := f.Embed; e != nil {
+			rec.StubSize, rec.FilterLen = e.Size, e.FilterLen
+		}
 	}
 	return rec
 }
@@ -268,6 +286,9 @@ func (p *renderer) stamped(name string, r *elfnote.Result, links []string) {
 	if p.dryRun && r.Changed {
 		suffix = " (dry run: nothing written)"
 	}
+	if r.Embedded {
+		total += "; embedded"
+	}
 	if len(links) > 0 {
 		total += "; hard links kept: " + strings.Join(links, ", ")
 	}
@@ -298,6 +319,9 @@ func (p *renderer) show(name string, f *elfnote.File) {
 	if !f.ABI.Known() {
 		abi = fmt.Sprintf("machine %v (numbers only)", f.Machine)
 	}
+	if e := f.Embed; e != nil {
+		abi += fmt.Sprintf(", embedded (start-up stub of %d bytes, filter of %d instructions)", e.Size, e.FilterLen)
+	}
 	switch {
 	case !f.Stamped:
 		fmt.Fprintf(p.stdout, "%s: %s, not stamped\n", name, abi)
@@ -324,6 +348,8 @@ func (p *renderer) check(r result) {
 			what = join(what, "numbers from 512 up")
 		}
 		fmt.Fprintf(p.stderr, "sysrestrict-stamp: %s: does not restrict %s\n", r.name, what)
+	case r.wantEmbed && r.file.Embed == nil:
+		fmt.Fprintf(p.stderr, "sysrestrict-stamp: %s\n", message(r.name, errNotEmbedded))
 	case !p.quiet:
 		fmt.Fprintf(p.stdout, "%s: ok\n", r.name)
 	}

@@ -14,8 +14,8 @@ import (
 )
 
 // perFile are the options a policy rule may give: those of one file's
-// request, with whether each takes a value (--embed and --action of SPEC
-// section 5 belong here once the stamper has them). Every other option
+// request, with whether each takes a value (--action of SPEC section 5
+// belongs here once the stamper has it). Every other option
 // applies to a whole run (-o, --remove, -j, --json, --policy, ...) and is
 // refused in a rule, naming the file and line.
 var perFile = map[string]bool{
@@ -23,9 +23,10 @@ var perFile = map[string]bool{
 	"allow":         true,
 	"allow-profile": true,
 	"replace":       false,
+	"embed":         false,
 }
 
-const perFileList = "--deny, --allow, --allow-profile and --replace"
+const perFileList = "--deny, --allow, --allow-profile, --replace and --embed"
 
 // errUncovered is a --strict failure: an executable ELF file under the
 // root that no rule covers.
@@ -170,6 +171,8 @@ func parseRule(name string, r *policy.Rule, flags []cli.Flag) (*part, bool, erro
 			pt.profiles = append(pt.profiles, value)
 		case "replace":
 			replace = true
+		case "embed":
+			pt.embed = true
 		}
 	}
 	return pt, replace, nil

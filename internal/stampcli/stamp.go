@@ -36,12 +36,24 @@ type request struct {
 type part struct {
 	origin                string // "FILE:LINE" of a policy rule; "" for the command line
 	deny, allow, profiles []string
+	embed                 bool               // --embed
 	loaded                []*profile.Profile // the --allow-profile files, read by load
 }
 
 func (r *request) hasLists() bool {
 	for _, p := range r.parts {
 		if len(p.deny)+len(p.allow)+len(p.profiles) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// embedded reports whether a part of the request says --embed: the stamp
+// is self-enforcing, and --check wants the file embedded.
+func (r *request) embedded() bool {
+	for _, p := range r.parts {
+		if p.embed {
 			return true
 		}
 	}
@@ -195,6 +207,7 @@ func (s *settings) finish(st staged) result {
 	case modeCheck:
 		have := st.f.Set.WithABI(st.f.ABI)
 		r.missing = st.want.Difference(have)
+		r.wantEmbed = st.req.embedded()
 	case modeRemove:
 		res, err := elfnote.Remove(st.name, elfnote.Options{Output: s.output, DryRun: s.dryRun, ModTime: s.modTime, DirSynced: s.dirSynced()})
 		switch {
@@ -211,7 +224,7 @@ func (s *settings) finish(st staged) result {
 			r.err = err
 			return r
 		}
-		res, err := elfnote.Stamp(st.name, st.want, elfnote.Options{Replace: st.req.replace, Output: s.output, DryRun: s.dryRun, ModTime: s.modTime,
+		res, err := elfnote.Stamp(st.name, st.want, elfnote.Options{Replace: st.req.replace, Embed: st.req.embedded(), Output: s.output, DryRun: s.dryRun, ModTime: s.modTime,
 			Links: st.links, KeepOtherNames: st.real != "", DirSynced: s.dirSynced()})
 		if err != nil {
 			r.err = err
