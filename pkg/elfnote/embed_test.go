@@ -286,3 +286,81 @@ func TestEmbedHostile(t *testing.T) {
 		})
 	}
 }
+
+// TestEmbedRoundTrip: every program fixture of an ABI with a stub embeds,
+// re-embeds with more restrictions and with fewer (Replace), takes the
+// stub along when only the note was asked for, embeds over a plain stamp,
+// and comes back byte for byte; each step reads back verified. Over a
+// plain stamp the file grows by the stub and its alignment, and by one
+// more page where the stub's extra program header no longer fits where
+// the plain stamp put the table (x86_64-pie-gold: append-load instead of
+// move-table).
+func TestEmbedRoundTrip(t *testing.T) {
+	n := 0
+	for _, fx := range loadFixtures(t) {
+		abi, _ := bitmap.ParseABI(fx.ABI)
+		if fx.Expect != "stampable" || (abi != bitmap.X86_64 && abi != bitmap.AARCH64) || fx.Kind == "shared" || fx.File == "x86_64-note-valid" || fx.File == "x86_64-note-valid-flags" {
+			continue
+		}
+		n++
+		t.Run(fx.File, func(t *testing.T) {
+			t.Parallel()
+			set := bitmap.NewSet(abi, 101, 246)
+			orig, out := embedded(t, fx.File, set)
+			check := func(what string, b []byte, want bitmap.Set) {
+				t.Helper()
+				f, err := Read(bytes.NewReader(b))
+				if err != nil || f.Embed == nil || !f.Set.Equal(want) {
+					t.Fatalf("%s: Read = %+v, %v; want embedded with %v", what, f, err, want)
+				}
+				checkOneRecord(t, what, b, orig)
+			}
+			check("embedded", out, set)
+
+			more := set.Union(bitmap.NewSet(abi, 62))
+			p, err := PlanStamp(bytes.NewReader(out), more)
+			if err != nil || !p.Embedded || p.AddsOnly || p.Strategy == StrategyRewrite {
+				t.Fatalf("PlanStamp(more) = %+v, %v; want embedded, not in place", p, err)
+			}
+			again := p.Apply(bytes.Clone(out))
+			check("re-stamped", again, more)
+			direct, _ := PlanEmbed(bytes.NewReader(orig), more)
+			if !bytes.Equal(direct.Apply(bytes.Clone(orig)), again) {
+				t.Errorf("re-stamping an embedded file gave other bytes than embedding the original")
+			}
+			if p, err := PlanEmbed(bytes.NewReader(again), more); err != nil || p.Changed() || !p.Embedded {
+				t.Errorf("embedding again with the same set: %+v, %v; want no change", p, err)
+			}
+			fewer := bitmap.NewSet(abi, 246)
+			p, err = PlanEmbed(bytes.NewReader(again), fewer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check("loosened", p.Apply(bytes.Clone(again)), fewer)
+
+			plainPlan, err := PlanStamp(bytes.NewReader(orig), set)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain := plainPlan.Apply(bytes.Clone(orig))
+			p, err = PlanEmbed(bytes.NewReader(plain), set)
+			if err != nil {
+				t.Fatal(err)
+			}
+			over := p.Apply(bytes.Clone(plain))
+			check("embedded over a plain stamp", over, set)
+			if !bytes.Equal(over, out) {
+				t.Errorf("embedding a stamped file gave other bytes than embedding the original")
+			}
+			im, _ := parse(bytes.NewReader(orig))
+			f, _ := Read(bytes.NewReader(out))
+			if grow, limit := len(out)-len(plain), int(2*im.stubAlign()+f.Embed.Size+1024); grow > limit {
+				t.Errorf("embedding grew the file by %d bytes over a plain stamp, more than the stub's %d, its alignment and a page for the table", grow, f.Embed.Size)
+			}
+			t.Logf("%s: %d bytes, plain stamp +%d, embedded +%d", fx.File, len(orig), len(plain)-len(orig), len(out)-len(orig))
+		})
+	}
+	if n < 20 {
+		t.Errorf("only %d fixtures embedded", n)
+	}
+}

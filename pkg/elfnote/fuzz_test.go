@@ -3,6 +3,7 @@ package elfnote
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -27,6 +28,10 @@ func fuzzSeeds(f *testing.F, add func(b []byte)) {
 			add(b)
 			// And stamped: the undo record, re-stamping, replaying.
 			if p, err := PlanStamp(bytes.NewReader(b), bitmap.NewSet(bitmap.Unknown, 59, 101)); err == nil && p.Changed() {
+				add(p.Apply(bytes.Clone(b)))
+			}
+			// And embedded: the EMBED record and the stub's checks.
+			if p, err := PlanEmbed(bytes.NewReader(b), bitmap.NewSet(bitmap.Unknown, 59, 101)); err == nil && p.Changed() {
 				add(p.Apply(bytes.Clone(b)))
 			}
 		}
@@ -74,6 +79,9 @@ func FuzzRead(f *testing.F) {
 			n.BitmapOff < n.Offset || n.BitmapOff+bitmap.Bytes > n.Offset+n.Size {
 			t.Fatalf("note location outside the file or the note: %+v (size %d)", n, len(data))
 		}
+		if e := ef.Embed; e != nil && (e.NoteOff != n.EmbedOff || ef.VerifyEmbed(bytes.NewReader(data)) != nil) {
+			t.Fatalf("embedded File %+v: record at %d, note says %d, or its stub does not verify", e, e.NoteOff, n.EmbedOff)
+		}
 		want, err := bitmap.FromNote(ef.ABI, data[n.BitmapOff:n.BitmapOff+bitmap.Bytes], ef.Set.Flags())
 		if err != nil || !want.Equal(ef.Set) {
 			t.Fatalf("Set %v does not match the bitmap bytes", ef.Set)
@@ -82,14 +90,17 @@ func FuzzRead(f *testing.F) {
 }
 
 // FuzzStamp checks the writer's invariant: an error, or a file that Read
-// accepts with exactly the requested set; removing the note again gives a
-// file Read accepts without one.
+// accepts with exactly the requested set (and with embed, embedded, its
+// stub verified); removing the note again gives a file Read accepts
+// without one.
 func FuzzStamp(f *testing.F) {
 	fuzzSeeds(f, func(b []byte) {
-		f.Add(b, []byte{0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08}, false)
-		f.Add(b, []byte{0xff}, true)
+		f.Add(b, []byte{0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08}, false, false)
+		f.Add(b, []byte{0xff}, true, false)
+		f.Add(b, []byte{0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08}, false, true)
+		f.Add(b, []byte{0xff}, true, true)
 	})
-	f.Fuzz(func(t *testing.T, data, bits []byte, beyond bool) {
+	f.Fuzz(func(t *testing.T, data, bits []byte, beyond, embed bool) {
 		set := bitmap.NewSet(bitmap.Unknown)
 		for i, c := range bits {
 			for j := range 8 {
@@ -99,7 +110,11 @@ func FuzzStamp(f *testing.F) {
 			}
 		}
 		set.SetDenyBeyond(beyond)
-		p, err := PlanStamp(bytes.NewReader(data), set)
+		plan := PlanStamp
+		if embed {
+			plan = PlanEmbed
+		}
+		p, err := plan(bytes.NewReader(data), set)
 		if err != nil {
 			mustClassify(t, err)
 			return
@@ -115,9 +130,18 @@ func FuzzStamp(f *testing.F) {
 		if !ef.Stamped || !ef.Set.Equal(set.WithABI(ef.ABI)) {
 			t.Fatalf("stamped file reads %v %v, want %v (strategy %v)", ef.Stamped, ef.Set, set, p.Strategy)
 		}
-		// Idempotent: the same set again changes nothing.
-		if p2, err := PlanStamp(bytes.NewReader(out), set); err != nil || p2.Changed() {
-			t.Fatalf("re-stamping with the same set: %v changed=%v", err, p2 != nil && p2.Changed())
+		if (ef.Embed != nil) != p.Embedded || embed && !p.Embedded {
+			t.Fatalf("stamped file embedded %v, the plan says %v (asked %v)", ef.Embed != nil, p.Embedded, embed)
+		}
+		// Idempotent: the same set again changes nothing, embedded or
+		// not (an embedded file stays embedded).
+		for _, again := range []func(io.ReaderAt, bitmap.Set) (*Plan, error){PlanStamp, PlanEmbed} {
+			if ef.Embed == nil && !embed {
+				again = PlanStamp
+			}
+			if p2, err := again(bytes.NewReader(out), set); err != nil || p2.Changed() {
+				t.Fatalf("re-stamping with the same set: %v changed=%v", err, p2 != nil && p2.Changed())
+			}
 		}
 		rm, err := PlanRemove(bytes.NewReader(out))
 		if err != nil {
@@ -130,7 +154,14 @@ func FuzzStamp(f *testing.F) {
 		if ef, err := Read(bytes.NewReader(back)); err != nil || ef.Stamped {
 			t.Fatalf("after removal: %+v, %v", ef, err)
 		}
-		if rm.Exact && p.Strategy != StrategyRewrite && !bytes.Equal(back, data) {
+		// What an exact removal gives back: the input, or, when the
+		// input was stamped already and the stamp re-made its layout
+		// (embedding does), what removing the input's own note gives.
+		want := data
+		if p0, err := PlanRemove(bytes.NewReader(data)); err == nil && p0.Exact && p.Strategy != StrategyRewrite {
+			want = p0.Apply(bytes.Clone(data))
+		}
+		if rm.Exact && p.Strategy != StrategyRewrite && !bytes.Equal(back, want) {
 			t.Fatalf("removal said Exact but differs from the input (strategy %v)", p.Strategy)
 		}
 	})
