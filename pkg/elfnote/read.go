@@ -690,13 +690,13 @@ func (im *image) checkLayout() error {
 		}
 		off := int64(im.phoff) + int64(i*im.phentsize)
 		if im.noteFound || im.staleSect != 0 {
-			mk := badNote
+			mk, todo := badNote, "rebuild it and stamp it as the last step"
 			if im.noteFound && im.scan.embedOff != 0 {
-				mk = damagedStub // and its start-up stub with it
+				mk, todo = damagedStub, stubAdvice // and its start-up stub with it
 			}
 			return mk(off,
-				"program header %d (%v, offset %#x) is not at the address %#x that its PT_LOAD maps it to: the file was rewritten after stamping (GNU strip and objcopy do this), which breaks the program; rebuild it and stamp it as the last step",
-				i, p.Type, p.Off, p.Vaddr)
+				"program header %d (%v, offset %#x) is not at the address %#x that its PT_LOAD maps it to: the file was rewritten after stamping (GNU strip and objcopy do this), which breaks the program; %s",
+				i, p.Type, p.Off, p.Vaddr, todo)
 		}
 		return fmt.Errorf("%w: program header %d (%v, offset %#x) is not at the address %#x that its PT_LOAD maps it to; the file's layout is inconsistent, and stamping it could not be checked",
 			ErrUnsupported, i, p.Type, p.Off, p.Vaddr)

@@ -60,18 +60,7 @@ func TestSweep(t *testing.T) {
 	} else {
 		t.Logf("SYSRESTRICT_LEGACY_STAMPER is not set: files stamped by an older stamper are not part of this sweep")
 	}
-	var files []string
-	for _, dir := range []string{"/usr/bin", "/usr/sbin"} {
-		ents, err := os.ReadDir(dir)
-		if err != nil {
-			continue
-		}
-		for _, e := range ents {
-			if e.Type().IsRegular() && !sweepSkipped(e.Name()) {
-				files = append(files, filepath.Join(dir, e.Name()))
-			}
-		}
-	}
+	files := sweepFiles()
 	type outcome struct {
 		file, status, detail string
 	}
@@ -121,6 +110,163 @@ func TestSweep(t *testing.T) {
 	for _, b := range bad {
 		t.Error(b)
 	}
+}
+
+// sweepFiles lists the regular files of /usr/bin and /usr/sbin that the
+// sweep may run.
+func sweepFiles() []string {
+	var files []string
+	for _, dir := range []string{"/usr/bin", "/usr/sbin"} {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if e.Type().IsRegular() && !sweepSkipped(e.Name()) {
+				files = append(files, filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	return files
+}
+
+// TestSweepEmbed is TestSweep with --embed --deny ptrace,kexec_load:
+// each executable of /usr/bin and /usr/sbin is embedded (a copy), must
+// read back embedded with its stub verified, run --version as the
+// original does (same status and output, where two runs of the original
+// agree within 2 s), and remove to its original bytes. It reports the
+// largest growth of a file, and every file refused, with why.
+func TestSweepEmbed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the sweep of /usr/bin and /usr/sbin takes about a minute; run without -short")
+	}
+	files := sweepFiles()
+	type outcome struct {
+		file, status, detail string
+		grow, overPlain      int64
+	}
+	results := make(chan outcome)
+	work := make(chan string)
+	var wg sync.WaitGroup
+	root := t.TempDir()
+	for range 2 * runtime.NumCPU() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range work {
+				s, d, g, o := sweepEmbedOne(root, f)
+				results <- outcome{f, s, d, g, o}
+			}
+		}()
+	}
+	go func() {
+		for _, f := range files {
+			work <- f
+		}
+		close(work)
+		wg.Wait()
+		close(results)
+	}()
+	counts := map[string]int{}
+	var bad []string
+	var largest, largestOver outcome
+	for r := range results {
+		counts[r.status]++
+		switch r.status {
+		case "identical", "not-elf", "not-compared", "refused":
+		default:
+			bad = append(bad, fmt.Sprintf("%s: %s: %s", r.file, r.status, r.detail))
+		}
+		if r.status == "refused" {
+			t.Logf("%s: refused: %s", r.file, r.detail)
+		}
+		if r.grow > largest.grow {
+			largest = r
+		}
+		if r.overPlain > largestOver.overPlain {
+			largestOver = r
+		}
+	}
+	elf := len(files) - counts["not-elf"]
+	t.Logf("embed sweep: %d ELF executables: %d embedded, %d ran identically, %d not compared (no deterministic --version within 2 s), %d refused, %d failed",
+		elf, elf-counts["refused"]-counts["stamp-failed"], counts["identical"], counts["not-compared"], counts["refused"], len(bad))
+	t.Logf("largest growth: %s, %d bytes (%d over a plain stamp of it); largest over a plain stamp: %s, %d bytes (%d in all)",
+		largest.file, largest.grow, largest.overPlain, largestOver.file, largestOver.overPlain, largestOver.grow)
+	sort.Strings(bad)
+	for _, b := range bad {
+		t.Error(b)
+	}
+}
+
+// sweepEmbedOne embeds and runs one program and says how it went, by how
+// many bytes the file grew, and by how many more than with a plain stamp.
+func sweepEmbedOne(root, path string) (status, detail string, grow, overPlain int64) {
+	orig, err := os.ReadFile(path)
+	if err != nil || len(orig) < 18 || !bytes.HasPrefix(orig, []byte("\x7fELF")) {
+		return "not-elf", "", 0, 0
+	}
+	ef, err := Read(bytes.NewReader(orig))
+	if err != nil {
+		return "read-failed", err.Error(), 0, 0
+	}
+	if ef.Type != ET_EXEC && ef.Type != ET_DYN {
+		return "not-elf", "", 0, 0
+	}
+	set := bitmap.NewSet(ef.ABI, 101, 246)
+	plain, err := PlanStamp(bytes.NewReader(orig), set)
+	if err != nil {
+		return "stamp-failed", "plain stamp: " + err.Error(), 0, 0
+	}
+	base := filepath.Base(path)
+	dir, err := os.MkdirTemp(root, base+"-")
+	if err != nil {
+		return "setup", err.Error(), 0, 0
+	}
+	defer os.RemoveAll(dir)
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	os.Mkdir(a, 0o755)
+	os.Mkdir(b, 0o755)
+	for _, d := range []string{a, b} {
+		if err := os.WriteFile(filepath.Join(d, base), orig, 0o755); err != nil {
+			return "setup", err.Error(), 0, 0
+		}
+	}
+	stamped := filepath.Join(b, base)
+	if _, err := Stamp(stamped, set, Options{Embed: true}); err != nil {
+		if errors.Is(err, ErrAppendedData) || errors.Is(err, ErrUnsupported) {
+			return "refused", err.Error(), 0, 0
+		}
+		return "stamp-failed", err.Error(), 0, 0
+	}
+	f, err := ReadFile(stamped)
+	if err != nil || f.Embed == nil {
+		return "stamp-failed", fmt.Sprintf("read back: %+v, %v", f, err), 0, 0
+	}
+	grow, overPlain = f.Size-int64(len(orig)), f.Size-plain.Size
+	status = "not-compared"
+	env := []string{"LANG=C", "LC_ALL=C", "HOME=" + dir, "TERM=dumb"}
+	norm := func(o runOut, d string) runOut {
+		o.Stdout = strings.ReplaceAll(o.Stdout, d, "DIR")
+		o.Stderr = strings.ReplaceAll(o.Stderr, d, "DIR")
+		return o
+	}
+	r1 := norm(run(a, 2*time.Second, env, "./"+base, "--version"), a)
+	if r1.Err == "" {
+		r2 := norm(run(a, 2*time.Second, env, "./"+base, "--version"), a)
+		if r1 == r2 {
+			status = "identical"
+			if rs := norm(run(b, 2*time.Second, env, "./"+base, "--version"), b); rs != r1 && !sameRuns(a, b, base, env, norm, r1, rs) {
+				return "ran-differently", fmt.Sprintf("original %+v, embedded %+v", r1, rs), grow, overPlain
+			}
+		}
+	}
+	if _, err := Remove(stamped, Options{}); err != nil {
+		return "remove-failed", err.Error(), grow, overPlain
+	}
+	if back, _ := os.ReadFile(stamped); !bytes.Equal(back, orig) {
+		return "inexact-remove", "Remove did not restore the original bytes", grow, overPlain
+	}
+	return status, "", grow, overPlain
 }
 
 // legacyStamper is SYSRESTRICT_LEGACY_STAMPER.
