@@ -364,3 +364,94 @@ func TestEmbedRoundTrip(t *testing.T) {
 		t.Errorf("only %d fixtures embedded", n)
 	}
 }
+
+// TestEmbedRefusedEdges: files made to sit on the edges of what --embed
+// takes. A shared library given an entry point inside its code is still a
+// library (DT_SONAME, no DF_1_PIE); a static-pie without DF_1_PIE has
+// neither the flag nor an interpreter; a PIE without DF_1_PIE but with an
+// interpreter and no DT_SONAME (one linked before the flag) is a program.
+// A .bss of 3 GiB (x86_64) or 5 GiB (aarch64) puts the stub beyond the
+// reach of its jump to the entry point.
+func TestEmbedRefusedEdges(t *testing.T) {
+	// setDyn returns b with the value of the dynamic entry tag replaced.
+	setDyn := func(t *testing.T, b []byte, tag, val uint64) []byte {
+		t.Helper()
+		im, err := parse(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range im.progs {
+			if p.Type != ptDynamic {
+				continue
+			}
+			for q := p.Off; q+16 <= p.Off+p.Filesz; q += 16 {
+				if im.bo.Uint64(b[q:]) == tag {
+					im.bo.PutUint64(b[q+8:], val)
+					return b
+				}
+			}
+		}
+		t.Fatalf("no dynamic entry %#x", tag)
+		return nil
+	}
+	// withEntry returns b with e_entry set to the start of its first
+	// executable PT_LOAD.
+	withEntry := func(t *testing.T, b []byte) []byte {
+		im, _ := parse(bytes.NewReader(b))
+		for _, p := range im.progs {
+			if p.Type == ptLoad && p.Flags&pfX != 0 {
+				im.bo.PutUint64(b[im.offEntry:], p.Vaddr)
+				return b
+			}
+		}
+		t.Fatal("no executable PT_LOAD")
+		return nil
+	}
+	// bigBss returns b with its last PT_LOAD's p_memsz raised to n.
+	bigBss := func(t *testing.T, b []byte, n uint64) []byte {
+		im, _ := parse(bytes.NewReader(b))
+		last := -1
+		for i, p := range im.progs {
+			if p.Type == ptLoad {
+				last = i
+			}
+		}
+		im.bo.PutUint64(b[int(im.phoff)+last*im.phentsize+40:], n)
+		return b
+	}
+	read := func(name string) []byte { return mustRead(t, filepath.Join(fixtureDir, name)) }
+	for _, tc := range []struct {
+		what string
+		file []byte
+		why  string // "" for accepted
+	}{
+		{"a library with an entry point", withEntry(t, read("libhello.so")), "a shared library (DT_SONAME, no DF_1_PIE)"},
+		{"a static-pie without DF_1_PIE", setDyn(t, read("x86_64-static-pie"), dtFlags1, 0), "neither DF_1_PIE nor an interpreter"},
+		{"a PIE without DF_1_PIE", setDyn(t, read("x86_64-pie"), dtFlags1, 0), ""},
+		{"an entry point outside the code", func() []byte {
+			b := read("x86_64-pie")
+			binary.LittleEndian.PutUint64(b[24:], 0x3dd0) // .data
+			return b
+		}(), "lies in no executable PT_LOAD"},
+		{"x86_64 after a 3 GiB .bss", bigBss(t, read("x86_64-static"), 3<<30), "cannot start the program at its entry point"},
+		{"aarch64 after a 5 GiB .bss", bigBss(t, read("aarch64-static"), 5<<30), "cannot start the program at its entry point"},
+		{"aarch64 after a 1 GiB .bss", bigBss(t, read("aarch64-static"), 1<<30), ""},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			p, err := PlanEmbed(bytes.NewReader(tc.file), bitmap.NewSet(bitmap.Unknown, 101))
+			if tc.why == "" {
+				if err != nil || !p.Embedded {
+					t.Fatalf("PlanEmbed = %v; want it embedded", err)
+				}
+				out := p.Apply(bytes.Clone(tc.file))
+				if f, err := Read(bytes.NewReader(out)); err != nil || f.Embed == nil {
+					t.Errorf("Read = %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), tc.why) {
+				t.Errorf("PlanEmbed = %v; want ErrUnsupported saying %q", err, tc.why)
+			}
+		})
+	}
+}
