@@ -87,7 +87,8 @@ func (e *Embed) encode(bo binary.ByteOrder) []byte {
 // checkEmbedLayout checks an embedded file's headers against its
 // NT_SYSRESTRICT_EMBED record (docs/note-format.md, "Verification"):
 // exactly one PT_LOAD has the recorded offset, address and size, in the
-// file, with flags R+X, and e_entry is that address. It reads no byte of
+// file, with flags R+X, no other maps memory in its pages, and e_entry is
+// that address. It reads no byte of
 // the stub: VerifyEmbed does.
 func (im *image) checkEmbedLayout(e *Embed) error {
 	if abi := im.abi(); abi != bitmap.X86_64 && abi != bitmap.AARCH64 {
@@ -111,6 +112,19 @@ func (im *image) checkEmbedLayout(e *Embed) error {
 	}
 	if p := im.progs[found]; p.Flags != pfR|pfX {
 		return damagedStub(int64(im.phoff)+int64(found*im.phentsize)+4, "the start-up stub's PT_LOAD has flags %#x, want R+X (%#x); %s", uint32(p.Flags), uint32(pfR|pfX), stubAdvice)
+	}
+	// No other segment may map memory over the stub's pages: the kernel
+	// maps PT_LOADs in table order, and a later one there would replace
+	// the verified stub with other code at the entry point.
+	a := max(im.progs[found].Align, 4096)
+	if a&(a-1) != 0 {
+		a = 4096
+	}
+	lo, hi := e.Vaddr&^(a-1), alignUp(e.Vaddr+e.Size, a)
+	for i, p := range im.progs {
+		if i != found && p.Type == ptLoad && p.Memsz > 0 && p.Vaddr&^(a-1) < hi && lo < alignUp(p.Vaddr+p.Memsz, a) {
+			return damagedStub(int64(im.phoff)+int64(i*im.phentsize), "PT_LOAD %d (address %#x, %d bytes) maps memory over the start-up stub's page at %#x", i, p.Vaddr, p.Memsz, lo)
+		}
 	}
 	if entry := im.getWord(im.head[im.offEntry:]); entry != e.Vaddr {
 		return damagedStub(int64(im.offEntry), "e_entry is %#x, not the start-up stub at %#x: the stub does not run; %s", entry, e.Vaddr, stubAdvice)

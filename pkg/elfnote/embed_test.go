@@ -234,6 +234,13 @@ func TestEmbedHostile(t *testing.T) {
 		{"stub segment made writable", good, func(b []byte) { bo.PutUint32(b[phdr(stubProg)+4:], uint32(pfR|pfX|2)) }, true, "want R+X"},
 		{"stub segment made non-executable", good, func(b []byte) { bo.PutUint32(b[phdr(stubProg)+4:], uint32(pfR)) }, true, "want R+X"},
 		{"stub segment shrunk", good, func(b []byte) { bo.PutUint64(b[phdr(stubProg)+32:], e.Size-8) }, true, "no PT_LOAD holds the start-up stub"},
+		{"a segment mapped over the stub", good, func(b []byte) {
+			for i, p := range im.progs {
+				if p.Type == ptLoad && p.Flags&2 != 0 { // the RW one: its .bss now reaches the stub
+					bo.PutUint64(b[phdr(i)+40:], e.Vaddr+16-p.Vaddr)
+				}
+			}
+		}, true, "maps memory over the start-up stub"},
 		{"e_entry back at the original", good, func(b []byte) { bo.PutUint64(b[im.offEntry:], e.Entry) }, true, "does not run"},
 		{"one bit of the stub's filter", good, func(b []byte) { b[filterAt+8*3+4] ^= 1 }, true, "instruction 3 of the start-up stub's filter"},
 		{"one bit of the note's bitmap", good, func(b []byte) { b[f.Note.BitmapOff] ^= 1 }, true, "compiles to"},
