@@ -185,8 +185,12 @@ func syscallNames(abi ABI) []string {
 	return names
 }
 
-// closest returns up to three of names nearest to s by edit distance
-// (with transpositions, so exceve finds execve), nearest first.
+// Closest returns up to three of names nearest to s by edit distance
+// (with transpositions, so exceve finds execve), nearest first: the
+// suggestions of an unknown name. pkg/filter suggests errno names with it.
+func Closest(s string, names []string) []string { return closest(s, names) }
+
+// closest is Closest.
 func closest(s string, names []string) []string {
 	type cand struct {
 		name string

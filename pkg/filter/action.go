@@ -3,6 +3,7 @@ package filter
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Action is what a restricted syscall gets. The zero value is Kill.
@@ -83,6 +84,61 @@ func (a Action) String() string {
 		return "trace=" + strconv.Itoa(int(a.data))
 	}
 	return "kill"
+}
+
+// Name returns the action as --action takes it, an errno by its name
+// where Linux has one: kill, errno=ENOSYS, errno=4000, trap, log,
+// trace=7.
+func (a Action) Name() string {
+	if a.kind == kindErrno {
+		if n := ErrnoName(int(a.data)); n != "" {
+			return "errno=" + n
+		}
+	}
+	return a.String()
+}
+
+// IsErrno reports whether the action is Errno, and with which errno.
+func (a Action) IsErrno() (int, bool) { return int(a.data), a.kind == kindErrno }
+
+// ParseAction parses an action as --action takes it: kill, errno (ENOSYS),
+// errno=NAME (EPERM, eperm, an alias such as EWOULDBLOCK, or a number
+// 1..4095), trap, log. Its errors match ErrAction and, for an unknown
+// errno name, suggest the closest ones.
+func ParseAction(s string) (Action, error) {
+	name, arg, hasArg := strings.Cut(s, "=")
+	switch {
+	case name == "kill" && !hasArg:
+		return Kill(), nil
+	case name == "trap" && !hasArg:
+		return Trap(), nil
+	case name == "log" && !hasArg:
+		return Log(), nil
+	case name == "errno" && !hasArg:
+		return Errno(errnoENOSYS), nil
+	case name == "errno":
+		return parseErrno(arg)
+	}
+	return Action{}, fmt.Errorf("%w: %q: want kill, errno[=NAME], trap or log", ErrAction, s)
+}
+
+// errnoENOSYS is ENOSYS, the errno of a bare "errno": what the kernel
+// returns for a syscall it does not have.
+const errnoENOSYS = 38
+
+// parseErrno returns the Errno action of an errno name or number.
+func parseErrno(s string) (Action, error) {
+	if n, ok := ErrnoNumber(s); ok {
+		return Errno(n), nil
+	}
+	if _, err := strconv.Atoi(s); err == nil {
+		return Action{}, fmt.Errorf("%w: errno %s is not in 1..4095", ErrAction, s)
+	}
+	hint := ""
+	if c := closestErrnos(s); len(c) > 0 {
+		hint = "; did you mean " + strings.Join(c, " or ") + "?"
+	}
+	return Action{}, fmt.Errorf("%w: unknown errno %q (give a name like EPERM or ENOSYS, or a number 1..4095)%s", ErrAction, s, hint)
 }
 
 // RetName names a seccomp return value as the disassembly does:

@@ -2,6 +2,7 @@ package filter
 
 import (
 	"fmt"
+	"maps"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 	"golang.org/x/net/bpf"
@@ -16,7 +17,11 @@ import (
 //
 // The zero value gives a filter that kills on a hit and has no exec gate.
 type Options struct {
-	// Action is what a restricted syscall gets. Zero: Kill.
+	// Action is what a restricted syscall gets, unless Overrides says
+	// otherwise: the default. It is also what every syscall the bitmap
+	// does not decide gets: one of another arch, one with x32's bit on
+	// x86_64 (or without it on x32), a number from 512 up with
+	// DENY_BEYOND. Zero: Kill.
 	Action Action
 
 	// Gate adds the exec gate (docs/exec.md): one execveat(fd, "", argv,
@@ -37,6 +42,20 @@ type Options struct {
 	// syscall to it so the kernel's recheck after RET_TRACE kills the
 	// process with a genuine seccomp SIGSYS.
 	Sentinel bool
+
+	// Overrides gives some restricted syscalls another action than the
+	// default: number (of the set's ABI, 0..511) to action. Each number
+	// must be in the set (ErrOverride): an override never restricts a
+	// syscall, it only says what a restricted one gets. An override equal
+	// to the default changes nothing. The program still reads only arch
+	// and nr: the bitmap's tree is cut into runs of equal verdict, so
+	// numbers that share an action share a leaf (docs/filter.md). Build
+	// keeps a copy; nil or empty: every restricted syscall gets Action.
+	//
+	// (Last: after the small fields, Options is 16 bytes, and Program,
+	// which holds one, stays in its allocation size class;
+	// TestProgramSize.)
+	Overrides map[int]Action
 }
 
 // execveatNrs is each ABI's execveat, as the kernel's syscall tables number
@@ -96,6 +115,11 @@ type words struct {
 // compiles with two sets of stand-ins and checks that only those words
 // differ.
 func build(set bitmap.Set, opts Options, w *words) (*Program, error) {
+	if len(opts.Overrides) > 0 {
+		opts.Overrides = maps.Clone(opts.Overrides) // the Program's own
+	} else {
+		opts.Overrides = nil
+	}
 	p := &Program{set: set, opts: opts}
 	root, err := decide(p, w)
 	if err != nil {
@@ -127,6 +151,9 @@ func decide(p *Program, w *words) (root node, err error) {
 	if err := opts.Action.valid(); err != nil {
 		return nil, err
 	}
+	if err := checkOverrides(set, opts.Overrides); err != nil {
+		return nil, err
+	}
 	act := ret(opts.Action.Ret())
 
 	// Steps 4 to 6, with A = nr.
@@ -134,7 +161,7 @@ func decide(p *Program, w *words) (root node, err error) {
 	if set.DenyBeyond() {
 		beyond = act
 	}
-	body := jge(bitmap.Size, beyond, bitmapTree(set, act))
+	body := jge(bitmap.Size, beyond, bitmapTree(set, opts.Action.Ret(), opts.Overrides))
 	switch abi {
 	case bitmap.X86_64:
 		body = jge(bitmap.X32SyscallBit, act, body)
@@ -156,13 +183,16 @@ func decide(p *Program, w *words) (root node, err error) {
 		}
 		gateNr, gateArch = nr, g.AuditArch()
 		if needGate(set, gateArch, gateNr) {
+			// Any other execveat gets what it would get without the
+			// gate: the default, or the number's override.
+			no := ret(ungated(set, opts, gateArch, gateNr))
 			gate = load(offArgLo(0), slotJeq(slotFd, w.fd,
 				load(offArgLo(4), jeq(AT_EMPTY_PATH,
 					load(offArgLo(5), slotJeq(slotSecretLo, w.secretLo,
-						load(offArgHi(5), slotJeq(slotSecretHi, w.secretHi, ret(SECCOMP_RET_ALLOW), act)),
-						act)),
-					act)),
-				act))
+						load(offArgHi(5), slotJeq(slotSecretHi, w.secretHi, ret(SECCOMP_RET_ALLOW), no)),
+						no)),
+					no)),
+				no))
 			p.gate = true
 		}
 	}
@@ -209,35 +239,90 @@ func needGate(set bitmap.Set, arch, nr uint32) bool {
 	return set.Has(int(nr))
 }
 
+// checkOverrides checks Options.Overrides against set: each number in the
+// set, each action valid.
+func checkOverrides(set bitmap.Set, overrides map[int]Action) error {
+	for nr, a := range overrides {
+		if nr < 0 || nr >= bitmap.Size || !set.Has(nr) {
+			return fmt.Errorf("%w: syscall %d is not restricted by the set", ErrOverride, nr)
+		}
+		if err := a.valid(); err != nil {
+			return fmt.Errorf("override of syscall %d: %w", nr, err)
+		}
+	}
+	return nil
+}
+
+// ungated returns what the program without its exec gate gives the
+// syscall nr (raw, with x32's bit) of arch: the gate turns only its own
+// execveat into ALLOW, and leaves every other try at it what the bitmap
+// (or the arch check) says.
+func ungated(set bitmap.Set, opts Options, arch, nr uint32) uint32 {
+	abi := set.ABI()
+	if arch != abi.AuditArch() {
+		return opts.Action.Ret()
+	}
+	switch abi {
+	case bitmap.X86_64:
+		if nr >= bitmap.X32SyscallBit {
+			return opts.Action.Ret()
+		}
+	case bitmap.X32:
+		if nr&bitmap.X32SyscallBit == 0 {
+			return opts.Action.Ret()
+		}
+		nr &^= bitmap.X32SyscallBit
+	}
+	if nr >= bitmap.Size {
+		if set.DenyBeyond() {
+			return opts.Action.Ret()
+		}
+		return SECCOMP_RET_ALLOW
+	}
+	return verdict(set, opts.Action.Ret(), opts.Overrides, int(nr))
+}
+
+// verdict is the bitmap's answer for nr < 512: allow if set does not
+// restrict it, else its override or the default def.
+func verdict(set bitmap.Set, def uint32, overrides map[int]Action, nr int) uint32 {
+	if !set.Has(nr) {
+		return SECCOMP_RET_ALLOW
+	}
+	if a, ok := overrides[nr]; ok {
+		return a.Ret()
+	}
+	return def
+}
+
 // bitmapTree returns a balanced binary search, on A = nr < 512, over the
-// runs of equal membership in set: a run of restricted numbers gives act, a
-// run of allowed ones allow. It uses only jge on constants, which the
-// kernel's action-cache emulator evaluates.
-func bitmapTree(set bitmap.Set, act node) node {
+// runs of equal verdict (allow, the default def, or an override's
+// action): each run is a leaf that returns its verdict. Without overrides
+// the runs are those of equal membership in set; an override splits the
+// run it is in, and neighbours with the same action share a run. It uses
+// only jge on constants, which the kernel's action-cache emulator
+// evaluates.
+func bitmapTree(set bitmap.Set, def uint32, overrides map[int]Action) node {
 	type run struct {
 		start int
-		in    bool
+		k     uint32
 	}
-	n := 1
-	for nr := 1; nr < bitmap.Size; nr++ {
-		if set.Has(nr) != set.Has(nr-1) {
-			n++
+	n, prev := 0, uint32(0)
+	for nr := range bitmap.Size {
+		if k := verdict(set, def, overrides, nr); nr == 0 || k != prev {
+			n, prev = n+1, k
 		}
 	}
 	runs := make([]run, 0, n)
-	for nr := 0; nr < bitmap.Size; nr++ {
-		in := set.Has(nr)
-		if len(runs) == 0 || runs[len(runs)-1].in != in {
-			runs = append(runs, run{nr, in})
+	for nr := range bitmap.Size {
+		k := verdict(set, def, overrides, nr)
+		if len(runs) == 0 || runs[len(runs)-1].k != k {
+			runs = append(runs, run{nr, k})
 		}
 	}
 	var tree func(rs []run) node
 	tree = func(rs []run) node {
 		if len(rs) == 1 {
-			if rs[0].in {
-				return act
-			}
-			return ret(SECCOMP_RET_ALLOW)
+			return ret(rs[0].k)
 		}
 		mid := len(rs) / 2
 		return jge(uint32(rs[mid].start), tree(rs[mid:]), tree(rs[:mid]))

@@ -17,6 +17,10 @@ var (
 	// ErrAction: an Action that is not valid (errno 0 or above 4095, ...).
 	ErrAction = errors.New("invalid seccomp action")
 
+	// ErrOverride: an override (Options.Overrides) of a syscall the set
+	// does not restrict, or of a number outside 0..511.
+	ErrOverride = errors.New("override of a syscall that is not restricted")
+
 	// ErrTooLong: the program exceeds BPF_MAXINSNS.
 	ErrTooLong = errors.New("seccomp filter too long")
 

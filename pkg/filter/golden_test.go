@@ -2,8 +2,10 @@ package filter
 
 import (
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -32,6 +34,8 @@ func TestGolden(t *testing.T) {
 		{"i386-exec-gate", bitmap.NewSet(bitmap.I386, 11, 26, 358), gate, gateVals},
 		{"aarch64-beyond", beyond(bitmap.NewSet(bitmap.AARCH64, 117, 221, 281)), Options{}, Values{}},
 		{"arm-empty", bitmap.NewSet(bitmap.ARM), Options{Action: Log()}, Values{}},
+		{"x86_64-overrides", bitmap.NewSet(bitmap.X86_64, 56, 59, 101, 322, 435),
+			Options{Gate: true, GateABI: bitmap.X86_64, Overrides: map[int]Action{435: Errno(38), 101: Errno(1), 322: Errno(1)}}, gateVals},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -39,7 +43,11 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := "# " + tt.set.ABI().String() + " " + tt.set.String() + " action " + tt.opts.Action.String() + "\n" + f.String()
+			got := "# " + tt.set.ABI().String() + " " + tt.set.String() + " action " + tt.opts.Action.String()
+			for _, nr := range slices.Sorted(maps.Keys(tt.opts.Overrides)) {
+				got += " " + tt.set.ABI().Name(nr) + ":" + tt.opts.Overrides[nr].String()
+			}
+			got += "\n" + f.String()
 			path := filepath.Join("testdata", tt.name+".golden")
 			if *update {
 				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
@@ -108,4 +116,66 @@ func TestLongJumps(t *testing.T) {
 		t.Errorf("alternate set of %d instructions needs no ja: the long-jump path is not exercised", f.Len())
 	}
 	t.Logf("alternate set: %d instructions, %d ja", f.Len(), ja)
+}
+
+// TestOverrideSize measures what per-syscall actions cost on typical
+// sets, and bounds it: an override is a run of its own at most, which
+// splits the run it is in, so it adds at most two runs, 4 instructions
+// (a jge and a ret for each), and neighbours with one action share a
+// run. docs/filter.md quotes the figures logged here.
+func TestOverrideSize(t *testing.T) {
+	allowed, err := bitmap.ParseAllow(bitmap.X86_64,
+		"read,write,openat,close,fstat,newfstatat,lseek,mmap,mprotect,munmap,brk,rt_sigaction,rt_sigprocmask,ioctl,pread64,pwrite64,readv,writev,"+
+			"access,pipe2,dup,dup2,dup3,nanosleep,getpid,socket,connect,accept4,sendto,recvfrom,sendmsg,recvmsg,shutdown,bind,listen,"+
+			"getsockname,getpeername,setsockopt,getsockopt,clone,execve,wait4,kill,uname,fcntl,flock,fsync,getcwd,chdir,rename,mkdir,"+
+			"unlink,readlink,umask,gettimeofday,getuid,getgid,geteuid,getegid,epoll_wait,epoll_ctl,epoll_create1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	allow := bitmap.Allowlist(allowed)
+	deny, err := bitmap.Parse(bitmap.X86_64, "@debug,@mount,@exec,@module,@reboot,@swap,@raw-io,@clock,@cpu-emulation,@obsolete")
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := func(s bitmap.Set, spec map[string]Action) map[int]Action {
+		ov := map[int]Action{}
+		for name, a := range spec {
+			for _, nr := range s.ABI().Lookup(name) {
+				if !s.Has(nr) {
+					t.Fatalf("%s is not restricted", name)
+				}
+				ov[nr] = a
+			}
+		}
+		return ov
+	}
+	tests := []struct {
+		name string
+		set  bitmap.Set
+		ov   map[int]Action
+	}{
+		{"allowlist of 60", allow, nil},
+		{"allowlist of 60, 3 overrides", allow, named(allow, map[string]Action{"clone3": Errno(38), "setitimer": Errno(1), "ftruncate": Errno(1)})},
+		{"allowlist of 60, 3 overrides of one action next to each other", allow, named(allow, map[string]Action{"fork": Errno(38), "vfork": Errno(38), "clone3": Errno(38)})},
+		{"deny list of systemd groups", deny, nil},
+		{"deny list of systemd groups, 3 overrides", deny, named(deny, map[string]Action{"ptrace": Errno(1), "execve": Log(), "mount": Errno(1)})},
+	}
+	base := map[bool]int{}
+	for _, tt := range tests {
+		f, err := Build(tt.set, Options{Overrides: tt.ov})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := Build(tt.set, Options{Overrides: tt.ov, Gate: true, GateABI: bitmap.X86_64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		isAllow := tt.set.DenyBeyond()
+		if tt.ov == nil {
+			base[isAllow] = f.Len()
+		} else if added := f.Len() - base[isAllow]; added > 4*len(tt.ov) {
+			t.Errorf("%s: %d overrides add %d instructions, want at most %d", tt.name, len(tt.ov), added, 4*len(tt.ov))
+		}
+		t.Logf("%s: %d restricted, %d instructions (%d with the exec gate)", tt.name, tt.set.Len(), f.Len(), g.Len())
+	}
 }

@@ -40,11 +40,15 @@ func model(set bitmap.Set, opts Options, v Values, d data) uint32 {
 		ungated.Gate = false
 		gate = model(set, ungated, v, data{arch: gateArch, nr: gateNr}) != SECCOMP_RET_ALLOW
 	}
+	// The gate turns the loader's execveat into ALLOW; any other try at
+	// it gets what it would get without the gate.
 	gateCheck := func() uint32 {
 		if uint32(d.args[0]) == uint32(v.Fd) && uint32(d.args[4]) == AT_EMPTY_PATH && d.args[5] == v.Secret {
 			return SECCOMP_RET_ALLOW
 		}
-		return act
+		ungated := opts
+		ungated.Gate = false
+		return model(set, ungated, v, d)
 	}
 
 	abi := set.ABI()
@@ -79,6 +83,9 @@ func model(set bitmap.Set, opts Options, v Values, d data) uint32 {
 		return SECCOMP_RET_ALLOW
 	}
 	if set.Has(int(nr)) {
+		if a, ok := opts.Overrides[int(nr)]; ok {
+			return a.Ret() // 4., this number's own action
+		}
 		return act // 4.
 	}
 	return SECCOMP_RET_ALLOW
@@ -207,9 +214,50 @@ func cases(t testing.TB) []filterCase {
 				}
 			}
 			cs = append(cs, filterCase{fmt.Sprintf("%v/%s/%v/gate", abi, name, act), set, gated, vals})
+			if ov := overrides(abi, set, act, r); ov != nil {
+				o := Options{Action: act, GateABI: bitmap.X86_64, Overrides: ov}
+				cs = append(cs, filterCase{fmt.Sprintf("%v/%s/%v/overrides", abi, name, act), set, o, Values{}})
+				o.Gate = true
+				cs = append(cs, filterCase{fmt.Sprintf("%v/%s/%v/overrides/gate", abi, name, act), set, o, vals})
+			}
 		}
 	}
 	return cs
+}
+
+// overrides returns per-syscall actions for some of set's numbers, drawn
+// from r: up to 6 of them, the edges 0 and 511 and every ABI's execveat
+// (the gate's failing paths) when restricted, and one equal to the
+// default def; nil for an empty set.
+func overrides(abi bitmap.ABI, set bitmap.Set, def Action, r *rand.Rand) map[int]Action {
+	in := set.Numbers()
+	if len(in) == 0 {
+		return nil
+	}
+	pick := []int{0, 511}
+	for _, a := range bitmap.ABIs {
+		if nr, ok := execveatNr(a); ok {
+			pick = append(pick, int(nr&^bitmap.X32SyscallBit))
+		}
+	}
+	for range 6 {
+		pick = append(pick, in[r.IntN(len(in))])
+	}
+	ov := map[int]Action{}
+	for i, nr := range pick {
+		if nr >= bitmap.Size || !set.Has(nr) {
+			continue
+		}
+		a := actions[r.IntN(len(actions))]
+		if i == len(pick)-1 {
+			a = def
+		}
+		if e := r.IntN(3); a.kind == kindErrno && e > 0 {
+			a = Errno(e) // several errnos: each its own leaf
+		}
+		ov[nr] = a
+	}
+	return ov
 }
 
 // inputs returns the seccomp_data every filter is run on.
@@ -315,6 +363,8 @@ func TestModel(t *testing.T) {
 	}
 }
 
+func beyondSet(s bitmap.Set) bitmap.Set { s.SetDenyBeyond(true); return s }
+
 func TestBuildErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -329,6 +379,10 @@ func TestBuildErrors(t *testing.T) {
 		{"gate ABI without execveat", bitmap.NewSet(bitmap.X86_64, 1), Options{Gate: true, GateABI: bitmap.ABI(200)}, ErrABI},
 		{"gate without its ABI", bitmap.NewSet(bitmap.X86_64, 1), Options{Gate: true}, ErrGateABI},
 		{"gate without its ABI, execveat allowed", bitmap.NewSet(bitmap.X86_64), Options{Gate: true}, ErrGateABI},
+		{"override of an allowed syscall", bitmap.NewSet(bitmap.X86_64, 1), Options{Overrides: map[int]Action{2: Errno(1)}}, ErrOverride},
+		{"override beyond 511", beyondSet(bitmap.NewSet(bitmap.X86_64, 1)), Options{Overrides: map[int]Action{512: Errno(1)}}, ErrOverride},
+		{"override of -1", bitmap.NewSet(bitmap.X86_64, 1), Options{Overrides: map[int]Action{-1: Errno(1)}}, ErrOverride},
+		{"override errno 0", bitmap.NewSet(bitmap.X86_64, 1), Options{Overrides: map[int]Action{1: Errno(0)}}, ErrAction},
 	}
 	for _, tt := range tests {
 		if f, err := Build(tt.set, tt.opts); !errors.Is(err, tt.want) {
