@@ -102,7 +102,7 @@ func BenchmarkLarge(b *testing.B) {
 			b.Skip("objcopy is not installed")
 		}
 		note := filepath.Join(dir, "note.bin")
-		os.WriteFile(note, encodeNote(binary.LittleEndian, bitmap.NewSet(bitmap.X86_64, 59), nil, nil), 0o644)
+		os.WriteFile(note, encodeNote(binary.LittleEndian, bitmap.NewSet(bitmap.X86_64, 59), nil, nil, nil), 0o644)
 		b.SetBytes(fi.Size())
 		for b.Loop() {
 			run(b, "objcopy", "--add-section", ".note.sysrestrict="+note, "--set-section-flags", ".note.sysrestrict=alloc,readonly", big, out)

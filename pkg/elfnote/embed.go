@@ -180,7 +180,7 @@ func (f *File) VerifyEmbed(r io.ReaderAt) error {
 	if entry != e.Entry {
 		return damagedStub(int64(e.Offset), "the start-up stub jumps to %#x, but the note records the original entry point %#x; %s", entry, e.Entry, stubAdvice)
 	}
-	want, err := embedFilter(f.Set)
+	want, err := embedFilter(f.Set, f.Actions)
 	if err != nil {
 		return damagedStub(e.NoteOff, "compiling the note's filter: %v", err)
 	}
@@ -196,12 +196,13 @@ func (f *File) VerifyEmbed(r io.ReaderAt) error {
 }
 
 // embedFilter compiles the filter the start-up stub of a binary with the
-// restrictions set installs: SPEC section 3's filter without the exec gate
-// (the program is already running) and without the sentinel. It is the
-// one place that says what an embedded stub enforces: the stamper writes
-// what it returns, and VerifyEmbed compares with it.
-func embedFilter(set bitmap.Set) ([]bpf.RawInstruction, error) {
-	p, err := filter.Build(set, filter.Options{Action: filter.Kill()})
+// restrictions set and the actions act (the note's NT_SYSRESTRICT_ACTION)
+// installs: SPEC section 3's filter without the exec gate (the program is
+// already running) and without the sentinel. It is the one place that
+// says what an embedded stub enforces: the stamper writes what it
+// returns, and VerifyEmbed compares with it.
+func embedFilter(set bitmap.Set, act Actions) ([]bpf.RawInstruction, error) {
+	p, err := filter.Build(set, act.Options())
 	if err != nil {
 		return nil, err
 	}
@@ -222,11 +223,12 @@ func (es *embedSpec) record(at placed, size uint64) Embed {
 	return Embed{Template: stub.Template, Vaddr: at.vaddr, Offset: at.off, Size: size, Entry: es.entry, FilterLen: es.filterLen}
 }
 
-// embedRequest returns the request of an embedded stamp of set on im (a
-// file without a note): the note, and the start-up stub in an R+X PT_LOAD
-// of its own that e_entry points at. It refuses a file that is not a
+// embedRequest returns the request of an embedded stamp of set with the
+// canonical actions act on im (a file without a note): the note, and the
+// start-up stub, whose filter enforces them, in an R+X PT_LOAD of its own
+// that e_entry points at. It refuses a file that is not a
 // program the stub can start (checkProgram) or whose ABI has no stub.
-func (im *image) embedRequest(set bitmap.Set) (*request, error) {
+func (im *image) embedRequest(set bitmap.Set, act Actions) (*request, error) {
 	abi := im.abi()
 	if abi != bitmap.X86_64 && abi != bitmap.AARCH64 {
 		what := abi.String()
@@ -239,7 +241,7 @@ func (im *image) embedRequest(set bitmap.Set) (*request, error) {
 	if err := im.checkProgram(entry); err != nil {
 		return nil, err
 	}
-	prog, err := embedFilter(set.WithABI(abi))
+	prog, err := embedFilter(set.WithABI(abi), act)
 	if err != nil {
 		return nil, fmt.Errorf("--embed: compiling the filter: %w", err)
 	}
@@ -247,7 +249,7 @@ func (im *image) embedRequest(set bitmap.Set) (*request, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: --embed: %w", ErrUnsupported, err)
 	}
-	rq := noteRequest()
+	rq := noteRequest(encodeActions(im.bo, act))
 	rq.payloads = append(rq.payloads, payload{
 		size: uint64(size), align: im.stubAlign(), load: true, flags: pfR | pfX,
 		fill: func(at placed) ([]byte, error) {

@@ -64,7 +64,7 @@ func TestEmbedRead(t *testing.T) {
 			if want := oim.getWord(oim.head[oim.offEntry:]); e.Entry != want {
 				t.Errorf("recorded entry %#x, the original's is %#x", e.Entry, want)
 			}
-			prog, err := embedFilter(set)
+			prog, err := embedFilter(set, Actions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -126,7 +126,7 @@ func TestEmbedRefused(t *testing.T) {
 func TestEmbedFilter(t *testing.T) {
 	for _, abi := range []bitmap.ABI{bitmap.X86_64, bitmap.AARCH64} {
 		for _, set := range []bitmap.Set{bitmap.NewSet(abi, 101, 246), bitmap.Allowlist(bitmap.NewSet(abi, 0, 1, 60, 93, 94, 231))} {
-			prog, err := embedFilter(set)
+			prog, err := embedFilter(set, Actions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -246,7 +246,7 @@ func TestEmbedHostile(t *testing.T) {
 		{"one bit of the note's bitmap", good, func(b []byte) { b[f.Note.BitmapOff] ^= 1 }, true, "compiles to"},
 		{"one byte of the stub's code", good, func(b []byte) { b[e.Offset+20] ^= 0x40 }, true, "not one this sysrestrict writes"},
 		{"the stub's jump moved", good, func(b []byte) {
-			prog, _ := embedFilter(set)
+			prog, _ := embedFilter(set, Actions{})
 			s, err := stub.Build(bitmap.X86_64, prog, e.Vaddr, e.Entry+16)
 			if err != nil {
 				t.Fatal(err)

@@ -23,6 +23,11 @@ var (
 	// bitmap.ErrBadNote, so either package's name matches.
 	ErrBadNote = bitmap.ErrBadNote
 
+	// ErrBadAction: the note's NT_SYSRESTRICT_ACTION note is malformed or
+	// not in its canonical form (docs/note-format.md). It matches
+	// ErrBadNote too.
+	ErrBadAction error = actionError{}
+
 	// ErrUnsupported: a valid ELF file this package does not stamp:
 	// relocatable objects, core files, extended numbering, packed files.
 	ErrUnsupported = errors.New("unsupported ELF file")
@@ -74,3 +79,11 @@ func badNote(off int64, format string, args ...any) error {
 func damagedStub(off int64, format string, args ...any) error {
 	return &FormatError{Off: off, Msg: fmt.Sprintf(format, args...), Err: ErrDamagedStub}
 }
+
+// actionError is ErrBadAction: a type rather than a wrapped error, so
+// that the variable needs no code at start-up (the loader links this
+// package).
+type actionError struct{}
+
+func (actionError) Error() string { return ErrBadNote.Error() + ": NT_SYSRESTRICT_ACTION" }
+func (actionError) Unwrap() error { return ErrBadNote }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+	"github.com/sysrestrict/sysrestrict/pkg/filter"
 )
 
 // fuzzSeeds adds the small fixtures of testdata/elf to a fuzz corpus, as
@@ -32,6 +33,11 @@ func fuzzSeeds(f *testing.F, add func(b []byte)) {
 			}
 			// And embedded: the EMBED record and the stub's checks.
 			if p, err := PlanEmbed(bytes.NewReader(b), bitmap.NewSet(bitmap.Unknown, 59, 101)); err == nil && p.Changed() {
+				add(p.Apply(bytes.Clone(b)))
+			}
+			// And stamped with actions: an NT_SYSRESTRICT_ACTION note.
+			act := Actions{Default: filter.Errno(1), Overrides: map[int]filter.Action{101: filter.Kill()}}
+			if p, err := PlanStampWith(bytes.NewReader(b), bitmap.NewSet(bitmap.Unknown, 59, 101), Options{Actions: act}); err == nil && p.Changed() {
 				add(p.Apply(bytes.Clone(b)))
 			}
 		}

@@ -20,6 +20,7 @@ type request struct {
 	progs    []addProg // program headers to add, besides the loaded payloads' PT_LOADs
 	entry    *entryPatch
 	embed    *embedSpec // the note records this payload as the start-up stub (embed.go)
+	action   []byte     // the note's NT_SYSRESTRICT_ACTION descriptor; nil: none (every restricted syscall is killed)
 }
 
 // notePayload is the index of the note among a request's payloads: the
@@ -60,22 +61,25 @@ type entryPatch struct {
 	off     uint64
 }
 
-// noteRequest is a stamp's request: the note, and its PT_NOTE.
-func noteRequest() *request {
+// noteRequest is a stamp's request: the note, with the action
+// descriptor act (nil: none), and its PT_NOTE.
+func noteRequest(act []byte) *request {
 	return &request{
 		payloads: []payload{{align: 4}},
 		progs:    []addProg{{typ: ptNote, flags: pfR, align: 4, payload: notePayload}},
+		action:   act,
 	}
 }
 
 // noteBase returns the size of the note's bytes before the undo record's
-// header: the bitmap and flags notes, and the NT_SYSRESTRICT_EMBED note of
-// an embedded stamp.
+// header: the bitmap and flags notes, the NT_SYSRESTRICT_EMBED note of an
+// embedded stamp, and the NT_SYSRESTRICT_ACTION note if there is one.
 func (rq *request) noteBase() uint64 {
+	n := noteSize + actionNoteSize(rq.action)
 	if rq.embed != nil {
-		return noteSize + embedNoteSz
+		n += embedNoteSz
 	}
-	return noteSize
+	return n
 }
 
 // added returns how many entries the program header table gains: one for
@@ -367,6 +371,6 @@ func (im *image) emit(rq *request, l *fileLayout, set bitmap.Set, base undoBase,
 		embed = rec.encode(im.bo)
 		p.Embedded = true
 	}
-	p.patch(note.off, encodeNote(im.bo, set, embed, desc))
+	p.patch(note.off, encodeNote(im.bo, set, embed, rq.action, desc))
 	return p, 0, nil
 }

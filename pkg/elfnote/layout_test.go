@@ -25,7 +25,7 @@ import (
 // code that jumps to the original entry point (endbr64; jmp, or b), so the
 // stamped program still runs; elsewhere it is int3 bytes.
 func embedLike(im *image, n uint64) *request {
-	rq := noteRequest()
+	rq := noteRequest(nil)
 	entry := im.getWord(im.head[im.offEntry:])
 	machine, bo := im.machine, im.bo
 	rq.payloads = append(rq.payloads, payload{
@@ -216,9 +216,9 @@ func TestEmbedShapedRequest(t *testing.T) {
 
 			// A re-stamp with another request keeps the one record of the
 			// original: note only from embedded, embedded from note only.
-			noteOnly := planRequest(t, stamped, func(*image) *request { return noteRequest() }, set).Apply(bytes.Clone(stamped))
+			noteOnly := planRequest(t, stamped, func(*image) *request { return noteRequest(nil) }, set).Apply(bytes.Clone(stamped))
 			checkOneRecord(t, "note only over embedded", noteOnly, orig)
-			plain := planRequest(t, orig, func(*image) *request { return noteRequest() }, set).Apply(bytes.Clone(orig))
+			plain := planRequest(t, orig, func(*image) *request { return noteRequest(nil) }, set).Apply(bytes.Clone(orig))
 			again := planRequest(t, plain, func(im *image) *request { return embedLike(im, stubSize) }, set).Apply(bytes.Clone(plain))
 			checkOneRecord(t, "embedded over note only", again, orig)
 			if !bytes.Equal(again, stamped) {

@@ -13,6 +13,7 @@ const (
 	NT_SYSRESTRICT_FLAGS  = 2 // desc: uint32 in the file's byte order
 	NT_SYSRESTRICT_EMBED  = 3 // desc: where the start-up stub is (embed.go), 48 bytes
 	NT_SYSRESTRICT_UNDO   = 4 // desc: what Remove restores (undo.go)
+	NT_SYSRESTRICT_ACTION = 5 // desc: the default action and per-syscall overrides (actions.go)
 )
 
 // FlagEmbedded is bit 1 of NT_SYSRESTRICT_FLAGS, EMBEDDED: the binary
@@ -49,12 +50,22 @@ const (
 	maxNoteSeg = 1 << 20
 )
 
+// actionNoteSize returns the size of the NT_SYSRESTRICT_ACTION note with
+// descriptor act: 0 for none.
+func actionNoteSize(act []byte) uint64 {
+	if act == nil {
+		return 0
+	}
+	return nhdrSize + uint64(len(ownerName)) + uint64(len(act))
+}
+
 // encodeNote returns the note bytes for s in byte order bo, followed by an
 // NT_SYSRESTRICT_EMBED note with descriptor embed unless embed is nil (and
-// then with EMBEDDED in the flags), and by an NT_SYSRESTRICT_UNDO note with
-// descriptor undo unless undo is nil.
-func encodeNote(bo binary.ByteOrder, s bitmap.Set, embed, undo []byte) []byte {
-	b := make([]byte, noteSize, noteSize+2*(nhdrSize+len(ownerName))+len(embed)+len(undo))
+// then with EMBEDDED in the flags), by an NT_SYSRESTRICT_ACTION note with
+// descriptor act unless act is nil, and by an NT_SYSRESTRICT_UNDO note
+// with descriptor undo unless undo is nil (the undo record stays last).
+func encodeNote(bo binary.ByteOrder, s bitmap.Set, embed, act, undo []byte) []byte {
+	b := make([]byte, noteSize, noteSize+3*(nhdrSize+len(ownerName))+len(embed)+len(act)+len(undo))
 	bo.PutUint32(b[0:], uint32(len(ownerName)))
 	bo.PutUint32(b[4:], bitmap.Bytes)
 	bo.PutUint32(b[8:], NT_SYSRESTRICT_BITMAP)
@@ -74,7 +85,7 @@ func encodeNote(bo binary.ByteOrder, s bitmap.Set, embed, undo []byte) []byte {
 	for _, n := range []struct {
 		typ  uint32
 		desc []byte
-	}{{NT_SYSRESTRICT_EMBED, embed}, {NT_SYSRESTRICT_UNDO, undo}} {
+	}{{NT_SYSRESTRICT_EMBED, embed}, {NT_SYSRESTRICT_ACTION, act}, {NT_SYSRESTRICT_UNDO, undo}} {
 		if n.desc == nil {
 			continue
 		}
@@ -101,6 +112,8 @@ type noteScan struct {
 	undoOff   int64  // its file offset, or 0
 	embed     Embed  // the NT_SYSRESTRICT_EMBED record, decoded
 	embedOff  int64  // its file offset, or 0
+	actDesc   []byte // the NT_SYSRESTRICT_ACTION descriptor, undecoded (image.file decodes it against the bitmap)
+	actOff    int64  // its file offset, or 0
 	start     int64  // file offset of the first SysRestrict note
 	end       int64  // file offset just past the last one
 }
@@ -199,6 +212,13 @@ func scanNotes(seg []byte, base int64, align uint64, bo binary.ByteOrder) (noteS
 				return ns, badNote(dOff, "NT_SYSRESTRICT_UNDO is empty")
 			}
 			ns.undoDesc, ns.undoOff = desc, dOff
+		case NT_SYSRESTRICT_ACTION:
+			if ns.actOff != 0 {
+				return ns, badNote(off, "two NT_SYSRESTRICT_ACTION notes")
+			}
+			// Decoded by image.file, once the bitmap it refers to is
+			// known: the notes may come in any order.
+			ns.actDesc, ns.actOff = desc, dOff
 		default:
 			return ns, badNote(off, "reserved note type %d with owner %s; a newer sysrestrict stamped this file", typ, Owner)
 		}

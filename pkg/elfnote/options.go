@@ -30,6 +30,15 @@ type Options struct {
 	// ErrUnsupported.
 	Embed bool
 
+	// Actions is what the restricted syscalls of set get (Stamp): a
+	// default and per-syscall overrides, each of a syscall set restricts.
+	// The zero value kills every one, and then no NT_SYSRESTRICT_ACTION
+	// note is written. Without Replace, each syscall of the union gets the
+	// stricter of the file's action and this one (kill over errno over
+	// log; of two errnos this one), and so does the default: an action is
+	// only loosened with Replace.
+	Actions Actions
+
 	// ModTime, if not zero, is the modification time a written file gets
 	// (the CLI sets it from SOURCE_DATE_EPOCH); zero leaves the time of the
 	// write, as strip(1) does.
@@ -77,6 +86,9 @@ type Result struct {
 	Exact         bool       // Remove: the file is restored byte for byte
 	Embedded      bool       // Stamp: the file is embedded after the stamp (Options.Embed, or it was already)
 	DryRun        bool       // nothing was written
+
+	// BeforeActions, AfterActions: the note's actions before and after.
+	BeforeActions, AfterActions Actions
 
 	// Reclaimed names the temporary file of a killed stamper that was
 	// found beside the file and removed ("" if none; docs/stamping.md).

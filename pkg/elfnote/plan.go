@@ -51,6 +51,11 @@ type Plan struct {
 	// Before and After are the note's sets before and after the change.
 	Before, After bitmap.Set
 
+	// BeforeActions and AfterActions are the note's actions before and
+	// after the change (the zero value: kill for every restricted
+	// syscall, no NT_SYSRESTRICT_ACTION note).
+	BeforeActions, AfterActions Actions
+
 	// AddsOnly: the plan only sets bits in the existing note's descriptors,
 	// so a torn write leaves a note at least as strict as before.
 	AddsOnly bool
@@ -92,24 +97,32 @@ func (p *Plan) patch(off uint64, data []byte) {
 }
 
 // PlanStamp computes the plan that gives the file read through r a note
-// holding exactly set (taken as a set of the file's ABI).
+// holding exactly set (taken as a set of the file's ABI), every
+// restricted syscall killed.
 func PlanStamp(r io.ReaderAt, set bitmap.Set) (*Plan, error) {
-	im, err := parseLenient(r)
-	if err != nil {
-		return nil, err
-	}
-	return im.planStamp(set, false)
+	return PlanStampWith(r, set, Options{})
 }
 
 // PlanEmbed is PlanStamp with Options.Embed: the plan also gives the file
 // the start-up stub that installs the note's filter (docs/embed.md), or
 // rewrites the stub of a file already embedded.
 func PlanEmbed(r io.ReaderAt, set bitmap.Set) (*Plan, error) {
+	return PlanStampWith(r, set, Options{Embed: true})
+}
+
+// PlanStampWith is PlanStamp with the options that shape the note
+// (Options.Actions, Options.Embed; the others are the writer's and
+// ignored): the note records the actions (NT_SYSRESTRICT_ACTION) unless
+// every restricted syscall is killed, and an embedded stub's filter
+// enforces them. Every override must be of a syscall set restricts
+// (filter.ErrOverride), and every action one a note records: kill, errno
+// or log (filter.ErrAction).
+func PlanStampWith(r io.ReaderAt, set bitmap.Set, opts Options) (*Plan, error) {
 	im, err := parseLenient(r)
 	if err != nil {
 		return nil, err
 	}
-	return im.planStamp(set, true)
+	return im.planStamp(set, opts.Actions, opts.Embed)
 }
 
 // PlanRemove computes the plan that removes the note from the file read
@@ -212,10 +225,11 @@ func (im *image) imageEnd() uint64 {
 	return end
 }
 
-// planStamp plans a note holding exactly set, with the start-up stub if
-// embed is set or the file is embedded already: a stamp never silently
-// drops enforcement, only Remove takes the stub out.
-func (im *image) planStamp(set bitmap.Set, embed bool) (*Plan, error) {
+// planStamp plans a note holding exactly set with the actions act, with
+// the start-up stub (whose filter enforces them) if embed is set or the
+// file is embedded already: a stamp never silently drops enforcement,
+// only Remove takes the stub out.
+func (im *image) planStamp(set bitmap.Set, act Actions, embed bool) (*Plan, error) {
 	if err := im.checkStampable(); err != nil {
 		return nil, err
 	}
@@ -223,7 +237,7 @@ func (im *image) planStamp(set bitmap.Set, embed bool) (*Plan, error) {
 		if embed || im.scan.embedOff != 0 {
 			return nil, fmt.Errorf("%w; an embedded stamp cannot be repaired: %s", im.damage, stubAdvice)
 		}
-		return im.planRepair(set)
+		return im.planRepair(set, act)
 	}
 	if im.stubDamage != nil {
 		return nil, im.stubDamage
@@ -233,43 +247,60 @@ func (im *image) planStamp(set bitmap.Set, embed bool) (*Plan, error) {
 		return nil, err
 	}
 	set = set.WithABI(f.ABI)
+	if act, err = act.canonical(set); err != nil {
+		return nil, err
+	}
+	desc := encodeActions(im.bo, act)
 	embed = embed || f.Embed != nil
-	p := &Plan{Cut: im.size, Size: im.size, orig: im.size, Before: f.Set, After: set, Embedded: f.Embed != nil}
+	p := &Plan{Cut: im.size, Size: im.size, orig: im.size, Before: f.Set, After: set, BeforeActions: f.Actions, AfterActions: act, Embedded: f.Embed != nil}
+	// The request for a new note on a file without one (im, or the file
+	// after the old note's removal).
+	rqFor := func(im *image, s bitmap.Set) (*request, error) { return noteRequest(desc), nil }
+	if embed {
+		rqFor = func(im *image, s bitmap.Set) (*request, error) { return im.embedRequest(s, act) }
+	}
 	if !f.Stamped {
-		rq, err := noteRequest(), error(nil)
-		if embed {
-			if rq, err = im.embedRequest(set); err != nil {
-				return nil, err
-			}
+		rq, err := rqFor(im, set)
+		if err != nil {
+			return nil, err
 		}
 		add, err := im.planAdd(rq, set, undoBase{})
 		if err != nil {
 			return nil, err
 		}
-		add.Before, add.After = p.Before, p.After
+		add.Before, add.After, add.BeforeActions, add.AfterActions = p.Before, p.After, p.BeforeActions, p.AfterActions
 		return add, nil
 	}
-	if f.Set.Equal(set) && embed == (f.Embed != nil) {
+	if f.Set.Equal(set) && f.Actions.Equal(act) && embed == (f.Embed != nil) {
 		return p, nil
 	}
 	if im.note.Shared && embed {
 		return nil, fmt.Errorf("%w: --embed: the note was linked in at build time and shares its PT_NOTE with other notes, which leaves no room for the start-up stub's record; rebuild without it", ErrUnsupported)
 	}
 	if embed {
-		// The stub's filter changes with the set, and its size with the
-		// filter: remove the stamp (stub included), then embed the
-		// original again. Never in place.
-		return im.planRestamp(p, (*image).embedRequest, set)
+		// The stub's filter changes with the set and the actions, and
+		// its size with the filter: remove the stamp (stub included),
+		// then embed the original again. Never in place.
+		return im.planRestamp(p, rqFor, set)
 	}
 	if im.note.Shared && im.note.FlagsOff == 0 && set.Flags() != 0 {
 		return nil, fmt.Errorf("%w: the note was linked in at build time without an NT_SYSRESTRICT_FLAGS note, which DENY_BEYOND needs; add one to the build", ErrUnsupported)
 	}
-	if im.note.FlagsOff != 0 || set.Flags() == 0 {
+	// The action note keeps its place when it stays absent, or stays
+	// present with as many overrides (its size).
+	sameActions := im.note.ActionOff == 0 && desc == nil ||
+		im.note.ActionOff != 0 && desc != nil && len(im.scan.actDesc) == len(desc)
+	if im.note.Shared && !sameActions {
+		return nil, fmt.Errorf("%w: the note was linked in at build time, and its NT_SYSRESTRICT_ACTION note (%d bytes) cannot become one of %d; give the build the note it needs", ErrUnsupported, len(im.scan.actDesc), len(desc))
+	}
+	if sameActions && (im.note.FlagsOff != 0 || set.Flags() == 0) {
 		// Strategy 1: rewrite the descriptors in place. The undo
 		// record, if any, stays as it is: it restores the file as it
-		// was before the first stamp.
+		// was before the first stamp. Only a change that adds bits is
+		// written in place (Stamp): a torn write of actions could
+		// leave a note no reader accepts.
 		p.Strategy = StrategyRewrite
-		p.AddsOnly = set.Contains(f.Set)
+		p.AddsOnly = set.Contains(f.Set) && f.Actions.Equal(act)
 		bm := set.Bitmap()
 		p.patch(uint64(im.note.BitmapOff), bm[:])
 		if im.note.FlagsOff != 0 {
@@ -277,10 +308,15 @@ func (im *image) planStamp(set bitmap.Set, embed bool) (*Plan, error) {
 			im.bo.PutUint32(b, set.Flags())
 			p.patch(uint64(im.note.FlagsOff), b)
 		}
+		if desc != nil && !f.Actions.Equal(act) {
+			p.patch(uint64(im.note.ActionOff), desc)
+		}
 		return p, nil
 	}
-	// The note must change its layout: remove it, then stamp the result.
-	return im.planRestamp(p, func(*image, bitmap.Set) (*request, error) { return noteRequest(), nil }, set)
+	// The note must change its layout (DENY_BEYOND without a flags note,
+	// an action note added, dropped, grown or shrunk): remove it, then
+	// stamp the result.
+	return im.planRestamp(p, rqFor, set)
 }
 
 // planRestamp plans a stamp that cannot keep the note's layout: the note
@@ -329,19 +365,23 @@ func (im *image) planRestamp(p *Plan, rqFor func(*image, bitmap.Set) (*request, 
 // damaged note's program header and section are reused or replaced by
 // a fresh note. Its undo record restores the file with the damaged
 // note removed (removeDamaged), not the original, and says so.
-func (im *image) planRepair(set bitmap.Set) (*Plan, error) {
+func (im *image) planRepair(set bitmap.Set, act Actions) (*Plan, error) {
 	set = set.WithABI(im.abi())
-	before, err := im.damagedSet()
-	if err != nil {
-		before = bitmap.NewSet(im.abi())
-	}
-	rm := im.removeDamaged(before)
-	base := undoBase{r: &overlay{base: im.r, plan: rm}, pre: rm.Patches, flags: undoInexact}
-	p, err := im.planAdd(noteRequest(), set, base)
+	act, err := act.canonical(set)
 	if err != nil {
 		return nil, err
 	}
-	p.Before, p.After = before, set
+	before, beforeAct, err := im.damagedPolicy()
+	if err != nil {
+		before, beforeAct = bitmap.NewSet(im.abi()), Actions{}
+	}
+	rm := im.removeDamaged(before)
+	base := undoBase{r: &overlay{base: im.r, plan: rm}, pre: rm.Patches, flags: undoInexact}
+	p, err := im.planAdd(noteRequest(encodeActions(im.bo, act)), set, base)
+	if err != nil {
+		return nil, err
+	}
+	p.Before, p.After, p.BeforeActions, p.AfterActions = before, set, beforeAct, act
 	return p, nil
 }
 
@@ -350,25 +390,37 @@ func (im *image) abi() bitmap.ABI { return ABIFor(im.machine, im.class) }
 // damagedSet returns the set of a damaged note: from its PT_NOTE, or from
 // the bytes its section names.
 func (im *image) damagedSet() (bitmap.Set, error) {
-	if im.noteFound {
-		return bitmap.FromNote(im.abi(), im.scan.bitmap, im.scan.flags&^FlagEmbedded)
+	s, _, err := im.damagedPolicy()
+	return s, err
+}
+
+// damagedPolicy returns the set and the actions of a damaged note: from
+// its PT_NOTE, or from the bytes its section names.
+func (im *image) damagedPolicy() (bitmap.Set, Actions, error) {
+	ns := im.scan
+	if !im.noteFound {
+		s := im.sects[im.staleSect]
+		if s.Off > uint64(im.size) || s.Size > uint64(im.size)-s.Off || s.Size > maxNoteSeg {
+			return bitmap.Set{}, Actions{}, badNote(int64(s.Off), "section %s lies outside the file", Section)
+		}
+		seg := make([]byte, s.Size)
+		if err := im.readAt(seg, s.Off); err != nil {
+			return bitmap.Set{}, Actions{}, err
+		}
+		var err error
+		if ns, err = scanNotes(seg, int64(s.Off), 4, im.bo); err != nil {
+			return bitmap.Set{}, Actions{}, err
+		}
+		if ns.bitmapOff == 0 {
+			return bitmap.Set{}, Actions{}, badNote(int64(s.Off), "section %s holds no NT_SYSRESTRICT_BITMAP note", Section)
+		}
 	}
-	s := im.sects[im.staleSect]
-	if s.Off > uint64(im.size) || s.Size > uint64(im.size)-s.Off || s.Size > maxNoteSeg {
-		return bitmap.Set{}, badNote(int64(s.Off), "section %s lies outside the file", Section)
+	set, err := bitmap.FromNote(im.abi(), ns.bitmap, ns.flags&^FlagEmbedded)
+	if err != nil || ns.actOff == 0 {
+		return set, Actions{}, err
 	}
-	seg := make([]byte, s.Size)
-	if err := im.readAt(seg, s.Off); err != nil {
-		return bitmap.Set{}, err
-	}
-	ns, err := scanNotes(seg, int64(s.Off), 4, im.bo)
-	if err != nil {
-		return bitmap.Set{}, err
-	}
-	if ns.bitmapOff == 0 {
-		return bitmap.Set{}, badNote(int64(s.Off), "section %s holds no NT_SYSRESTRICT_BITMAP note", Section)
-	}
-	return bitmap.FromNote(im.abi(), ns.bitmap, ns.flags&^FlagEmbedded)
+	act, err := decodeActions(ns.actDesc, ns.actOff, im.bo, set)
+	return set, act, err
 }
 
 // baseProgs returns the program headers a new note is planned from: those

@@ -32,6 +32,12 @@ type File struct {
 	// !Stamped.
 	Set bitmap.Set
 
+	// Actions is what the restricted syscalls get: the note's
+	// NT_SYSRESTRICT_ACTION note, in its canonical form (no override
+	// repeats the default); the zero value, kill for every one, without
+	// one or if !Stamped.
+	Actions Actions
+
 	// Note says where the note is; zero if !Stamped.
 	Note Location
 
@@ -57,6 +63,7 @@ type Location struct {
 	FlagsOff  int64  // file offset of the 4-byte flags descriptor; 0 if absent
 	UndoOff   int64  // file offset of the NT_SYSRESTRICT_UNDO descriptor; 0 if absent (a note stamped before it existed, or linked in)
 	EmbedOff  int64  // file offset of the NT_SYSRESTRICT_EMBED descriptor; 0 if the file is not embedded
+	ActionOff int64  // file offset of the NT_SYSRESTRICT_ACTION descriptor; 0 if absent (every restricted syscall is killed)
 }
 
 // headSize is how much of the file Read fetches in its first read: the ELF
@@ -319,6 +326,11 @@ func (im *image) file() (*File, error) {
 	s, err := bitmap.FromNote(f.ABI, im.scan.bitmap, im.scan.flags&^FlagEmbedded)
 	if err != nil {
 		return nil, &FormatError{Off: im.note.BitmapOff, Msg: err.Error(), Err: ErrBadNote}
+	}
+	if im.scan.actOff != 0 {
+		if f.Actions, err = decodeActions(im.scan.actDesc, im.scan.actOff, im.bo, s); err != nil {
+			return nil, err
+		}
 	}
 	f.Stamped, f.Set, f.Note = true, s, im.note
 	if im.scan.embedOff != 0 {
@@ -608,6 +620,7 @@ func (im *image) findNote() error {
 		im.note = Location{
 			Offset: ns.start, Size: ns.end - ns.start, Vaddr: p.Vaddr + uint64(ns.start) - p.Off,
 			Prog: i, Shared: ns.others > 0, BitmapOff: ns.bitmapOff, FlagsOff: ns.flagsOff, UndoOff: ns.undoOff, EmbedOff: ns.embedOff,
+			ActionOff: ns.actOff,
 		}
 	}
 	for i := range im.sects {

@@ -20,18 +20,24 @@ import (
 )
 
 // Stamp gives the named file (a symlink is followed: its target is stamped)
-// a note holding set, or with Options.Replace unset the union of set and
-// the note already there. See docs/stamping.md for how the file is written
-// safely. With Options.Embed, or when the file is embedded already, the
-// file also gets the start-up stub that installs the note's filter
+// a note holding set with the actions Options.Actions, or with
+// Options.Replace unset the union of set and the note already there, each
+// syscall with the stricter of its two actions (kill over errno over log;
+// of two errnos the new one), and the stricter default. See
+// docs/stamping.md for how the file is written safely. With
+// Options.Embed, or when the file is embedded already, the file also gets
+// the start-up stub that installs the note's filter, actions included
 // (docs/embed.md).
 func Stamp(name string, set bitmap.Set, opts Options) (*Result, error) {
 	return modify("stamp", name, opts, func(im *image) (*Plan, error) {
+		act := opts.Actions
 		if !opts.Replace {
 			var before bitmap.Set
-			var err error
+			var beforeAct Actions
+			stamped := true
 			if im.damage != nil {
-				if before, err = im.damagedSet(); err != nil {
+				var err error
+				if before, beforeAct, err = im.damagedPolicy(); err != nil {
 					return nil, fmt.Errorf("%w; its restrictions cannot be read (%v): stamp it with the full set, replacing the note", im.damage, err)
 				}
 			} else {
@@ -39,11 +45,18 @@ func Stamp(name string, set bitmap.Set, opts Options) (*Result, error) {
 				if err != nil {
 					return nil, err
 				}
-				before = f.Set
+				before, beforeAct, stamped = f.Set, f.Actions, f.Stamped
 			}
-			set = set.WithABI(before.ABI()).Union(before)
+			set = set.WithABI(before.ABI())
+			if stamped {
+				var err error
+				if act, err = accumulate(before, beforeAct, set, act); err != nil {
+					return nil, err
+				}
+			}
+			set = set.Union(before)
 		}
-		return im.planStamp(set, opts.Embed)
+		return im.planStamp(set, act, opts.Embed)
 	})
 }
 
@@ -131,6 +144,7 @@ func modifyOnce(target string, opts Options, plan func(*image) (*Plan, error)) (
 		return nil, err
 	}
 	res.Before, res.After, res.Changed, res.Strategy, res.Exact, res.Embedded = p.Before, p.After, p.Changed(), p.Strategy, p.Exact, p.Embedded
+	res.BeforeActions, res.AfterActions = p.BeforeActions, p.AfterActions
 	if !res.Changed {
 		res.Strategy = StrategyNone
 	}
