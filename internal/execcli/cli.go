@@ -84,7 +84,13 @@ type Plan struct {
 	Restricted bool
 	Set        bitmap.Set
 	Note, Deny bitmap.Set // the two parts of Set (for --explain's report)
-	Action     filter.Action
+
+	// Actions is what the restricted syscalls get: the note's default
+	// and per-syscall actions (elfnote.File.Actions), or with --action
+	// that action for every one (ActionGiven). --deny's syscalls get the
+	// default.
+	Actions     elfnote.Actions
+	ActionGiven bool
 
 	Argv, Env []string
 	Learn     string // --learn FILE
@@ -169,14 +175,15 @@ func resolve(o *options, env []string, stderr io.Writer) (*Plan, error) {
 		return nil, err
 	}
 	p := &Plan{
-		Program: o.program,
-		Path:    path,
-		Action:  o.action,
-		Argv:    append([]string{o.program}, o.args...),
-		Env:     env,
-		Learn:   o.learn,
-		Verbose: o.verbose,
-		Stderr:  stderr,
+		Program:     o.program,
+		Path:        path,
+		Actions:     elfnote.Actions{Default: o.action},
+		ActionGiven: o.actionGiven,
+		Argv:        append([]string{o.program}, o.args...),
+		Env:         env,
+		Learn:       o.learn,
+		Verbose:     o.verbose,
+		Stderr:      stderr,
 	}
 	if o.argv0 != nil {
 		p.Argv[0] = *o.argv0
@@ -238,6 +245,9 @@ func restrict(o *options, p *Plan) error {
 		}
 	}
 	p.Set = p.Note.Union(p.Deny)
+	if !p.ActionGiven {
+		p.Actions = p.ELF.Actions // the note's, kill without an action note
+	}
 	return nil
 }
 
@@ -287,5 +297,39 @@ func describe(p *Plan) string {
 	case !p.Set.Equal(p.ELF.Set):
 		src = "note + --deny"
 	}
-	return tool + ": " + path + " (" + p.Set.ABI().String() + "): " + p.Action.String() + " on " + p.Set.String() + " (" + src + ")"
+	line := tool + ": " + path + " (" + p.Set.ABI().String() + "): " + enforced(p) + " (" + src + ")"
+	if p.ActionGiven && p.ELF.Stamped && !p.ELF.Actions.Equal(p.Actions) {
+		line += "\n" + tool + ": " + path + ": --action " + p.Actions.Default.Name() + " replaces, for this run, what the note says: " + p.ELF.Actions.Describe(p.Set.ABI())
+	}
+	return line
+}
+
+// enforced says what each action of the plan is given to: the default's
+// syscalls, then each other action's, in the order of their first
+// number: "kill on {execve,ptrace}", "kill on {execve}, errno=ENOSYS on
+// {clone,clone3}".
+func enforced(p *Plan) string {
+	def := p.Actions.Default
+	rest := p.Set
+	var others []filter.Action
+	sets := map[filter.Action]bitmap.Set{}
+	for nr := range p.Set.All() {
+		a, ok := p.Actions.Overrides[nr]
+		if !ok || a == def {
+			continue
+		}
+		s, seen := sets[a]
+		if !seen {
+			others = append(others, a)
+			s = bitmap.NewSet(p.Set.ABI())
+		}
+		s.Add(nr)
+		sets[a] = s
+		rest.Remove(nr)
+	}
+	line := def.Name() + " on " + rest.String()
+	for _, a := range others {
+		line += ", " + a.Name() + " on " + sets[a].String()
+	}
+	return line
 }

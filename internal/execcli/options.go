@@ -1,7 +1,6 @@
 package execcli
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/sysrestrict/sysrestrict/pkg/filter"
@@ -12,13 +11,16 @@ type options struct {
 	require bool
 	deny    []string
 	action  filter.Action
-	dump    string // "" (no dump), "text" or "raw"
-	verbose bool
-	argv0   *string
-	learn   string
-	explain bool
-	help    bool
-	version bool
+	// actionGiven: --action was given; it replaces the note's actions,
+	// default and overrides, for this run.
+	actionGiven bool
+	dump        string // "" (no dump), "text" or "raw"
+	verbose     bool
+	argv0       *string
+	learn       string
+	explain     bool
+	help        bool
+	version     bool
 
 	program string   // PROGRAM as given
 	args    []string // ARGs
@@ -115,6 +117,7 @@ func parse(args []string) (*options, error) {
 			var v string
 			if v, err = takeValue(); err == nil {
 				o.action, err = parseAction(v)
+				o.actionGiven = true
 			}
 		case "--argv0":
 			var v string
@@ -150,30 +153,11 @@ func parse(args []string) (*options, error) {
 // parseAction parses --action: kill, errno, errno=NAME (EPERM, eperm or a
 // number; default ENOSYS), trap, log.
 func parseAction(s string) (filter.Action, error) {
-	name, arg, hasArg := strings.Cut(s, "=")
-	switch {
-	case name == "kill" && !hasArg:
-		return filter.Kill(), nil
-	case name == "trap" && !hasArg:
-		return filter.Trap(), nil
-	case name == "log" && !hasArg:
-		return filter.Log(), nil
-	case name == "errno" && !hasArg:
-		return filter.Errno(errnoENOSYS), nil
-	case name == "errno":
-		if e, ok := errnoByName(arg); ok {
-			return filter.Errno(e), nil
-		}
-		return filter.Action{}, usagef("--action errno=%s: unknown errno (give a name like EPERM or a number 1..4095)", arg)
+	a, err := filter.ParseAction(s)
+	if err != nil {
+		return filter.Action{}, usagef("--action %s: %s", s, strings.TrimPrefix(err.Error(), filter.ErrAction.Error()+": "))
 	}
-	return filter.Action{}, usagef("--action %s: want kill, errno[=NAME], trap or log", s)
-}
-
-func errnoByName(s string) (int, bool) {
-	if n, err := strconv.Atoi(s); err == nil {
-		return n, n >= 1 && n <= 4095
-	}
-	return errnoNamed(strings.ToUpper(s))
+	return a, nil
 }
 
 const usage = `usage: sysrestrict-exec [options] [--] PROGRAM [ARG...]
@@ -185,8 +169,10 @@ Options:
   --require          refuse a PROGRAM that carries no note (exit 126)
   --deny LIST        restrict these syscalls too, on top of the note
                      (names, numbers, ranges, @groups; repeatable)
-  --action A         what a restricted syscall gets: kill (default),
-                     errno[=NAME] (default ENOSYS), trap, log (audit only)
+  --action A         what a restricted syscall gets, for this run: kill,
+                     errno[=NAME] (default ENOSYS), trap, log (audit
+                     only); replaces what the note says (its default and
+                     every per-syscall action; without a note: kill)
   --argv0 NAME       run PROGRAM with argv[0] = NAME
   --dump[=raw]       print the filter (disassembly, or raw sock_filter
                      bytes for seccomp-tools) and exit

@@ -19,7 +19,7 @@ func program(p *Plan) (*filter.Program, error) {
 	if err != nil {
 		return nil, failWith(ExitUsage, err, err.Error())
 	}
-	f, err := filter.Build(p.Set, filter.Options{Action: p.Action, Gate: true, GateABI: enforce.NativeABI()})
+	f, err := filter.Build(p.Set, filter.Options{Action: p.Actions.Default, Overrides: p.Actions.Overrides, Gate: true, GateABI: enforce.NativeABI()})
 	if err == nil {
 		err = f.Render(filter.Values{Secret: secret, Fd: p.File.Fd})
 	}
@@ -45,7 +45,7 @@ func dump(p *Plan, format string, w io.Writer) error {
 		_, err = w.Write(f.Bytes())
 		return err
 	}
-	io.WriteString(w, "# "+p.Path+" ("+p.Set.ABI().String()+"): "+p.Action.String()+" on "+p.Set.String()+"\n")
+	io.WriteString(w, "# "+p.Path+" ("+p.Set.ABI().String()+"): "+enforced(p)+"\n")
 	_, err = io.WriteString(w, f.String())
 	return err
 }

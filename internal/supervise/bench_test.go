@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+	"github.com/sysrestrict/sysrestrict/pkg/elfnote"
 )
 
 // BenchmarkLearnOverhead runs the syscall-heavy victim (100,000 getppid
@@ -65,7 +66,7 @@ func BenchmarkExplainOverhead(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		ws, err := Explain(context.Background(), Config{Path: bin, File: f, Argv: argv, Log: io.Discard}, note, bitmap.Set{})
+		ws, err := Explain(context.Background(), Config{Path: bin, File: f, Argv: argv, Log: io.Discard}, note, bitmap.Set{}, elfnote.Actions{})
 		f.Close()
 		if err != nil || ws != 0 {
 			b.Fatalf("Explain = %s, %v", Status(ws), err)

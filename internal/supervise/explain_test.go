@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+	"github.com/sysrestrict/sysrestrict/pkg/elfnote"
 	"github.com/sysrestrict/sysrestrict/pkg/filter"
 )
 
@@ -30,7 +31,7 @@ func explain(t *testing.T, argv []string, note, deny bitmap.Set) (unix.WaitStatu
 	defer f.Close()
 	out, read := capture(t)
 	var log bytes.Buffer
-	ws, err := Explain(context.Background(), Config{Path: argv[0], File: f, Argv: argv, Stdout: out, Log: &log}, note, deny)
+	ws, err := Explain(context.Background(), Config{Path: argv[0], File: f, Argv: argv, Stdout: out, Log: &log}, note, deny, elfnote.Actions{})
 	if err != nil {
 		t.Fatalf("Explain(%v): %v", argv, err)
 	}
@@ -173,7 +174,7 @@ func TestExplainLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := explainLine(42, exe, stamped, tt.si, tt.note, tt.deny)
+			got := explainLine(42, exe, stamped, tt.si, tt.note, tt.deny, filter.Kill())
 			want := "sysrestrict-exec: killed /usr/bin/prog (pid 42): " + tt.want
 			if !strings.HasPrefix(got, want) {
 				t.Errorf("explainLine(%s) = %q, want it to start %q", tt.name, got, want)
@@ -264,6 +265,47 @@ func TestFiltersRoundTrip(t *testing.T) {
 	for _, bad := range []string{"", "!!", "AAAA", "AAAAAAAAAA=="} {
 		if _, err := decodeFilters(bad); err == nil {
 			t.Errorf("decodeFilters(%q) = nil error, want one", bad)
+		}
+	}
+}
+
+// TestErrnoFilter runs errnoFilter in a userspace BPF machine: base | e
+// gets SECCOMP_RET_ERRNO | e on every arch, base itself and every other
+// number are allowed, and an allowed number never reaches an instruction
+// the kernel's action cache does not emulate.
+func TestErrnoFilter(t *testing.T) {
+	const base = 0x2abcd000
+	raw, err := errnoFilter(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prog []bpf.Instruction
+	for _, r := range raw {
+		prog = append(prog, r.Disassemble())
+	}
+	vm, err := bpf.NewVM(prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, arch := range []uint32{bitmap.AUDIT_ARCH_X86_64, bitmap.AUDIT_ARCH_I386, bitmap.AUDIT_ARCH_AARCH64} {
+		for _, nr := range []uint32{0, 59, 511, 512, base - 1, base, base | 1, base | 38, base | 4095, base + 0x1000, bitmap.X32SyscallBit | 59, 0xffffffff} {
+			data := make([]byte, 64)
+			binary.BigEndian.PutUint32(data[0:], nr)
+			binary.BigEndian.PutUint32(data[4:], arch)
+			got, err := vm.Run(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := uint32(unix.SECCOMP_RET_ALLOW)
+			if nr > base && nr < base+0x1000 {
+				want = unix.SECCOMP_RET_ERRNO | nr&0xfff
+			}
+			if uint32(got) != want {
+				t.Errorf("errnoFilter(arch %#x, nr %#x) = %#x, want %#x", arch, nr, uint32(got), want)
+			}
+			if want == unix.SECCOMP_RET_ALLOW && !filter.ConstAllow(raw, arch, nr) {
+				t.Errorf("errnoFilter(arch %#x, nr %#x): allowed, but not as the action cache sees it", arch, nr)
+			}
 		}
 	}
 }

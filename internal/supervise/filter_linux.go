@@ -43,6 +43,28 @@ func sentinelFilter(sentinel uint32) ([]bpf.RawInstruction, error) {
 	})
 }
 
+// errnoFilter gives the numbers base | e (e in 1..4095; base's low 12
+// bits zero, below the x32 bit) SECCOMP_RET_ERRNO | e, whatever the arch,
+// and allows every other number. Explain stacks it like sentinelFilter:
+// the tracer rewrites a restricted syscall whose action is errno e to base
+// | e, and the kernel's re-run of the filters after the trace stop answers
+// with SECCOMP_RET_ERRNO | e (stricter than the enforcing filter's
+// RET_TRACE, which the re-run allows): the call fails with e, as it does
+// without --explain, and the program goes on. Real syscall numbers take
+// the first jump to ALLOW, so the kernel's action cache keeps them free;
+// the ALU instructions are on the rewritten numbers' path only.
+func errnoFilter(base uint32) ([]bpf.RawInstruction, error) {
+	return bpf.Assemble([]bpf.Instruction{
+		bpf.LoadAbsolute{Off: offNr, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: base + 1, SkipFalse: 4},
+		bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: base + 0x1000, SkipTrue: 3},
+		bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xfff},
+		bpf.ALUOpConstant{Op: bpf.ALUOpOr, Val: unix.SECCOMP_RET_ERRNO},
+		bpf.RetA{},
+		bpf.RetConstant{Val: unix.SECCOMP_RET_ALLOW},
+	})
+}
+
 // encodeFilters turns filters into the text the child reads from its
 // environment: for each, base64 of the struct sock_filter array in host
 // byte order; separated by commas, in the order they are to be installed.

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+	"github.com/sysrestrict/sysrestrict/pkg/elfnote"
 	"github.com/sysrestrict/sysrestrict/pkg/profile"
 )
 
@@ -33,7 +34,7 @@ func Learn(ctx context.Context, c Config, profilePath string) (WaitStatus, error
 }
 
 // Explain fails: supervision needs Linux (seccomp and ptrace).
-func Explain(ctx context.Context, c Config, note, deny bitmap.Set) (WaitStatus, error) {
+func Explain(ctx context.Context, c Config, note, deny bitmap.Set, act elfnote.Actions) (WaitStatus, error) {
 	return *new(WaitStatus), unsupported()
 }
 

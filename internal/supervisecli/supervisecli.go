@@ -34,7 +34,7 @@ func Run(p *execcli.Plan) int {
 			return execcli.ExitCannotRun
 		}
 		c.File = os.NewFile(uintptr(p.File.Fd), p.Path)
-		ws, err = supervise.Explain(context.Background(), c, p.Note, p.Deny)
+		ws, err = supervise.Explain(context.Background(), c, p.Note, p.Deny, p.Actions)
 	}
 	switch {
 	case errors.Is(err, supervise.ErrNotStarted):

@@ -18,18 +18,35 @@ import (
 // emptyPath is the "" path of the gate's execveat, in static memory.
 var emptyPath [1]byte
 
-// probe fails unless the kernel has SECCOMP_RET_KILL_PROCESS and the
-// program's action (SECCOMP_GET_ACTION_AVAIL, Linux 4.14), and unless the
-// program's run-time values are in.
+// probe fails unless the kernel has SECCOMP_RET_KILL_PROCESS, the
+// program's action and every per-syscall action it gives
+// (SECCOMP_GET_ACTION_AVAIL, Linux 4.14), and unless the program's
+// run-time values are in.
 func probe(p *filter.Program) error {
 	if !p.Rendered() {
 		return fmt.Errorf("%w: the program's placeholders were never rendered (filter.Program.Render)", filter.ErrValue)
 	}
-	for _, act := range []uint32{filter.SECCOMP_RET_KILL_PROCESS, p.Action().Ret() & filter.SECCOMP_RET_ACTION_FULL} {
-		_, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_GET_ACTION_AVAIL, 0, uintptr(unsafe.Pointer(&act)))
-		if e != 0 {
-			return fmt.Errorf("%w: %s (seccomp(SECCOMP_GET_ACTION_AVAIL): %v)", ErrUnavailable, filter.RetName(act), e)
+	if err := avail(filter.SECCOMP_RET_KILL_PROCESS); err != nil {
+		return err
+	}
+	if err := avail(p.Action().Ret()); err != nil {
+		return err
+	}
+	for _, a := range p.Options().Overrides {
+		if err := avail(a.Ret()); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// avail fails unless the kernel has the action of the seccomp return
+// value k.
+func avail(k uint32) error {
+	act := k & filter.SECCOMP_RET_ACTION_FULL
+	_, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_GET_ACTION_AVAIL, 0, uintptr(unsafe.Pointer(&act)))
+	if e != 0 {
+		return fmt.Errorf("%w: %s (seccomp(SECCOMP_GET_ACTION_AVAIL): %v)", ErrUnavailable, filter.RetName(act), e)
 	}
 	return nil
 }

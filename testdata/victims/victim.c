@@ -6,6 +6,10 @@
  *   victim getppid               getppid(2), print "ok"
  *   victim ptrace                ptrace(PTRACE_TRACEME), print the result
  *   victim syscall NR            syscall(NR), print "ret R errno E"
+ *   victim calls NR...           syscall(NR) for each NR in turn, printing
+ *                                "syscall NR: ret R errno E" after each,
+ *                                with a SIGSYS handler that prints
+ *                                "SIGSYS nr N" (SECCOMP_RET_TRAP)
  *   victim x32 NR                syscall(NR | __X32_SYSCALL_BIT)
  *   victim execve                execve("/bin/true")
  *   victim execveat              execveat(AT_FDCWD, "/bin/true")
@@ -25,6 +29,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +46,14 @@ static char *const no_env[] = {NULL};
 static void report(const char *what, long r) {
 	printf("%s: ret %ld errno %d\n", what, r, r < 0 ? errno : 0);
 	fflush(stdout);
+}
+
+static void on_sigsys(int sig, siginfo_t *si, void *uc) {
+	(void)sig;
+	(void)uc;
+	char buf[64];
+	int n = snprintf(buf, sizeof buf, "SIGSYS nr %d\n", si->si_syscall);
+	write(1, buf, n);
 }
 
 static void *thread_exec(void *arg) {
@@ -80,6 +93,16 @@ int main(int argc, char **argv) {
 		report("ptrace", syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0));
 	} else if (!strcmp(mode, "syscall") && argc > 2) {
 		report("syscall", syscall(strtol(argv[2], NULL, 0)));
+	} else if (!strcmp(mode, "calls")) {
+		struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
+		sigaction(SIGSYS, &sa, NULL);
+		for (int i = 2; i < argc; i++) {
+			long nr = strtol(argv[i], NULL, 0);
+			char what[32];
+			snprintf(what, sizeof what, "syscall %ld", nr);
+			errno = 0;
+			report(what, syscall(nr, 0, 0, 0));
+		}
 	} else if (!strcmp(mode, "x32") && argc > 2) {
 		report("x32", syscall(strtol(argv[2], NULL, 0) | 0x40000000L));
 	} else if (!strcmp(mode, "execve")) {
