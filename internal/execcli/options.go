@@ -163,7 +163,9 @@ func parseAction(s string) (filter.Action, error) {
 const usage = `usage: sysrestrict-exec [options] [--] PROGRAM [ARG...]
 
 Run PROGRAM under the seccomp filter its .note.sysrestrict note asks for:
-a restricted syscall kills it (and its threads and children) with SIGSYS.
+a restricted syscall kills it (and its threads and children) with SIGSYS,
+unless the note gives it another action (errno: the call fails; log: it
+runs and the kernel logs it).
 
 Options:
   --require          refuse a PROGRAM that carries no note (exit 126)
@@ -177,7 +179,8 @@ Options:
   --dump[=raw]       print the filter (disassembly, or raw sock_filter
                      bytes for seccomp-tools) and exit
   --learn FILE       run unrestricted; record the syscalls made into FILE
-  --explain          on a restricted syscall, say which one, then kill
+  --explain          on a restricted syscall, say which one, then give it
+                     its action (kill; errno, log: the program goes on)
   -v                 say on stderr what is enforced before exec
   -h, --help         this help
   --version          print the version

@@ -64,6 +64,18 @@ ranges (300-310) and groups (@debug); names are resolved with each binary's
 own ABI. Restrictions accumulate: without --replace a stamp never loosens a
 binary.
 
+A restricted syscall is killed unless the note says otherwise: --action
+gives the default (kill, errno[=NAME] with ENOSYS by default, or log), and
+an item of a --deny LIST may end in :ACTION for its own, systemd's way:
+--deny clone3:ENOSYS,execve (clone3 fails with ENOSYS, execve kills;
+:EPERM or any errno name or number, :kill, :log; @fork:EPERM gives every
+member EPERM). An allowlist's restricted syscalls get --action. Without
+--replace, each syscall keeps the stricter of its two actions (kill over
+errno over log): loosening one needs --replace. --action alone (no LIST)
+gives every syscall the note restricts that action. --check also fails a
+file whose action is weaker than asked (--action and :ACTION, kill by
+default).
+
 Options may come before or after FILEs; -- ends them (a FILE after it may
 start with -). --check without --deny, --allow or --allow-profile checks
 that every FILE carries a valid, intact note. Files are worked on -j at a
@@ -72,9 +84,9 @@ time; the output is in FILE order, the same for every -j.
 With --policy FILE --root DIR, the FILEs are those under DIR that the
 rules of the policy FILE match, each stamped (or checked) with the options
 of every rule that matches it: one rule a line, a glob relative to DIR then
---deny, --allow, --allow-profile, --replace or --embed (paths relative to
-FILE), or skip. Symlinks are not followed; hard links are stamped once and stay one
-file. --strict also fails on every executable ELF file under DIR no rule
+--deny, --allow, --allow-profile, --action, --replace or --embed (paths
+relative to FILE), or skip. Symlinks are not followed; hard links are
+stamped once and stay one file. --strict also fails on every executable ELF file under DIR no rule
 covers. Errors name the policy file and line. See docs/policy.md.
 
 --embed makes the stamp self-enforcing: a start-up stub, written into the
@@ -88,6 +100,8 @@ static-pie); shared libraries are refused. See docs/embed.md.
 Examples:
    sysrestrict-stamp --deny @exec,ptrace ./server
    sysrestrict-stamp --embed --deny @debug,@mount,kexec_load ./server
+   sysrestrict-stamp --deny clone:ENOSYS,clone3:ENOSYS,@exec ./server
+   sysrestrict-stamp --action log --allow-profile server.profile.json ./server
    sysrestrict-stamp --allow-profile server.profile.json ./server
    sysrestrict-stamp ./server --show --json
    sysrestrict-stamp --check --deny @exec ./dist/bin/*
@@ -124,6 +138,8 @@ func New(stdout, stderr io.Writer) *cli.App {
 			&cli.StringSliceFlag{Name: "deny", Usage: "restrict the syscalls in `LIST` (repeatable)"},
 			&cli.StringSliceFlag{Name: "allow", Usage: "allowlist: restrict every syscall not in `LIST` nor in @default, and every number from 512 up (repeatable)"},
 			&cli.StringSliceFlag{Name: "allow-profile", Usage: "as --allow, with the syscalls recorded in `FILE` by sysrestrict-exec --learn (repeatable)"},
+			&cli.StringFlag{Name: "action", DefaultText: "kill",
+				Usage: "what a restricted syscall gets, the note's default action `A`: kill, errno[=NAME] (ENOSYS if no NAME) or log; a --deny item NAME:ACTION gives its own (:ENOSYS, :EPERM, :kill, :log)"},
 			&cli.BoolFlag{Name: "replace", Usage: "start from no restrictions instead of the binary's current ones"},
 			&cli.BoolFlag{Name: "embed", Usage: "self-enforcing stamp (x86_64, aarch64 programs): also write a start-up stub that installs the filter however the program is started, no loader needed; make it the last build step. With --check: also fail unless every FILE is embedded with an intact stub"},
 			&cli.BoolFlag{Name: "remove", Usage: "remove the note; the binary runs as before"},
@@ -243,6 +259,7 @@ func run(c *cli.Context, stdout, stderr io.Writer) error {
 			allow:    c.StringSlice("allow"),
 			profiles: c.StringSlice("allow-profile"),
 			embed:    c.Bool("embed"),
+			action:   c.String("action"),
 		}},
 		replace: c.Bool("replace"),
 	}
@@ -251,7 +268,7 @@ func run(c *cli.Context, stdout, stderr io.Writer) error {
 	embed := req.embedded()
 	polName, root, strict := c.String("policy"), c.String("root"), c.Bool("strict")
 	if polName != "" || root != "" || strict {
-		return runPolicy(c, s, polName, root, strict, files, hasLists || req.replace || embed, stdout, stderr)
+		return runPolicy(c, s, polName, root, strict, files, hasLists || req.replace || embed || req.hasAction(), stdout, stderr)
 	}
 	switch {
 	case len(files) == 0:
@@ -262,14 +279,14 @@ func run(c *cli.Context, stdout, stderr io.Writer) error {
 		return usagef("--output takes exactly one input FILE, got %d", len(files))
 	case s.output != "" && (m == modeShow || m == modeCheck):
 		return usagef("--output goes with stamping or --remove, not %s", modes[0])
-	case m == modeRemove && (hasLists || req.replace || embed):
-		return usagef("--remove takes no --deny, --allow, --allow-profile, --replace or --embed (it removes an embedded stub with the note)")
-	case m == modeShow && (hasLists || req.replace || embed || s.dryRun):
-		return usagef("--show takes no --deny, --allow, --allow-profile, --replace, --embed or --dry-run (it says whether each FILE is embedded)")
+	case m == modeRemove && (hasLists || req.replace || embed || req.hasAction()):
+		return usagef("--remove takes no --deny, --allow, --allow-profile, --action, --replace or --embed (it removes an embedded stub with the note)")
+	case m == modeShow && (hasLists || req.replace || embed || req.hasAction() || s.dryRun):
+		return usagef("--show takes no --deny, --allow, --allow-profile, --action, --replace, --embed or --dry-run (it says whether each FILE is embedded)")
 	case m == modeCheck && (req.replace || s.dryRun):
 		return usagef("--check changes nothing: --replace and --dry-run do not apply")
-	case m == modeStamp && !hasLists && !req.replace && !embed:
-		return usagef("nothing to do: give --deny, --allow, --allow-profile or --embed (or --show, --check, --remove)")
+	case m == modeStamp && !hasLists && !req.replace && !embed && !req.hasAction():
+		return usagef("nothing to do: give --deny, --allow, --allow-profile, --action or --embed (or --show, --check, --remove)")
 	}
 	if err := req.parts[0].load(); err != nil {
 		return err
@@ -295,7 +312,7 @@ func runPolicy(c *cli.Context, s settings, polName, root string, strict bool, fi
 	case len(files) > 0:
 		return usagef("--policy takes no FILE: its rules name the files under --root (got %s)", files[0])
 	case cmdLists:
-		return usagef("with --policy, --deny, --allow, --allow-profile, --replace and --embed go in the policy file's rules")
+		return usagef("with --policy, --deny, --allow, --allow-profile, --action, --replace and --embed go in the policy file's rules")
 	case s.mode == modeRemove || s.output != "":
 		return usagef("--policy goes with stamping, --check or --show, not %s", map[bool]string{true: "--remove", false: "--output"}[s.mode == modeRemove])
 	case s.mode == modeShow && (strict || s.dryRun):

@@ -40,7 +40,9 @@ type result struct {
 
 	missing   bitmap.Set       // check: what the file should restrict and does not
 	wantEmbed bool             // check: the file must be embedded (--embed)
+	weaker    []string         // check: where the file's action is weaker than asked
 	warnings  []bitmap.Warning // stamp: advice about the set now in the file
+	notTaken  []string         // stamp: actions asked that the note's stricter ones kept out (no --replace)
 }
 
 // errShort is a --check failure: the file restricts less than asked.
@@ -63,6 +65,8 @@ func (r *result) failure() error {
 		return &fs.PathError{Op: "check", Path: r.name, Err: errShort}
 	case r.wantEmbed && r.file.Embed == nil:
 		return &fs.PathError{Op: "check", Path: r.name, Err: errNotEmbedded}
+	case len(r.weaker) > 0:
+		return &fs.PathError{Op: "check", Path: r.name, Err: errWeaker}
 	}
 	return nil
 }
@@ -106,6 +110,16 @@ type fileJSON struct {
 	Warnings   []string `json:"warnings,omitempty"`
 	Dropped    []string `json:"dropped,omitempty"` // extended attributes the written file did not keep
 	Links      []string `json:"links,omitempty"`   // --policy: the file's other names under the root
+
+	// Action is the note's default action, Overrides each syscall's own
+	// (by name), as --action and LIST's :ACTION spell them; Weaker
+	// (--check) where the file's action is weaker than asked ("ptrace
+	// log (asked kill)"); NotTaken (stamp) the actions asked for that
+	// the note's stricter ones kept out.
+	Action    string            `json:"action,omitempty"`
+	Overrides map[string]string `json:"overrides,omitempty"`
+	Weaker    []string          `json:"weaker,omitempty"`
+	NotTaken  []string          `json:"not_taken,omitempty"`
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -121,7 +135,8 @@ func (r *result) record(s settings) fileJSON {
 		rec := fileJSON{File: r.name, Output: s.output, ABI: after.ABI().String(), Changed: ptr(r.res.Changed),
 			DryRun: s.dryRun, Strategy: r.res.Strategy.String(),
 			Added: nameList(after.Difference(r.res.Before)), Lifted: nameList(r.res.Before.Difference(after)),
-			Numbers: after.Numbers(), DenyBeyond: ptr(after.DenyBeyond()), Embedded: ptr(r.res.Embedded)}
+			Numbers: after.Numbers(), DenyBeyond: ptr(after.DenyBeyond()), Embedded: ptr(r.res.Embedded), NotTaken: r.notTaken}
+		rec.Action, rec.Overrides = actionsJSON(after.ABI(), r.res.AfterActions)
 		for _, w := range r.warnings {
 			rec.Warnings = append(rec.Warnings, w.Msg)
 		}
@@ -135,7 +150,7 @@ func (r *result) record(s settings) fileJSON {
 		return fileJSON{File: r.name, Output: s.output, Changed: ptr(r.res.Changed), DryRun: s.dryRun, Strategy: r.res.Strategy.String(), Dropped: r.res.Dropped}
 	case modeCheck:
 		rec := fileJSON{File: r.name, ABI: r.file.ABI.String(), Stamped: ptr(r.file.Stamped), OK: ptr(r.failure() == nil),
-			Missing: nameList(r.missing)}
+			Missing: nameList(r.missing), Weaker: r.weaker}
 		if r.file.Stamped {
 			rec.Embedded = ptr(r.file.Embed != nil)
 		}
@@ -155,8 +170,22 @@ func (r *result) record(s settings) fileJSON {
 		if e := f.Embed; e != nil {
 			rec.StubSize, rec.FilterLen = e.Size, e.FilterLen
 		}
+		rec.Action, rec.Overrides = actionsJSON(f.ABI, f.Actions)
 	}
 	return rec
+}
+
+// actionsJSON returns a note's actions for its --json record: the
+// default, and each override by syscall name.
+func actionsJSON(abi bitmap.ABI, a elfnote.Actions) (string, map[string]string) {
+	var ov map[string]string
+	for nr, o := range a.Overrides {
+		if ov == nil {
+			ov = map[string]string{}
+		}
+		ov[abi.Name(nr)] = o.Name()
+	}
+	return a.Default.Name(), ov
 }
 
 // renderer writes each result, in the order it is given them (FILE
@@ -189,6 +218,9 @@ func (p *renderer) render(r result) {
 			p.note(r.name, "repaired a stamp that a later tool had damaged ("+r.repaired.Error()+")")
 		}
 		p.warn(r.name, r.warnings)
+		if len(r.notTaken) > 0 {
+			p.note(r.name, "without --replace a stamp never loosens an action, so the note's stricter ones stay: "+limited(r.notTaken, 8))
+		}
 		p.written(r.name, r.res)
 		if !p.json && !p.quiet {
 			p.stamped(r.name, r.res, r.links)
@@ -269,6 +301,9 @@ func (p *renderer) stamped(name string, r *elfnote.Result, links []string) {
 	case !r.After.DenyBeyond() && r.Before.DenyBeyond():
 		what = join(what, "numbers from 512 up lifted")
 	}
+	if ch := actionChanges(r); len(ch) > 0 {
+		what = join(what, limited(ch, 8))
+	}
 	switch {
 	case what != "":
 	case r.Changed && p.output != "":
@@ -282,6 +317,9 @@ func (p *renderer) stamped(name string, r *elfnote.Result, links []string) {
 	if r.After.DenyBeyond() {
 		total += " and 512+"
 	}
+	if !r.AfterActions.Equal(r.BeforeActions) {
+		total += "; actions: " + r.AfterActions.Describe(r.After.ABI())
+	}
 	suffix := ""
 	if p.dryRun && r.Changed {
 		suffix = " (dry run: nothing written)"
@@ -293,6 +331,27 @@ func (p *renderer) stamped(name string, r *elfnote.Result, links []string) {
 		total += "; hard links kept: " + strings.Join(links, ", ")
 	}
 	fmt.Fprintf(p.stdout, "%s: %s; %s%s\n", name, what, total, suffix)
+}
+
+// actionChanges lists what a stamp changed of the actions of the
+// syscalls the note restricted before and after: "ptrace log -> kill",
+// and the default's change.
+func actionChanges(r *elfnote.Result) []string {
+	b, a := r.BeforeActions, r.AfterActions
+	if a.Equal(b) {
+		return nil
+	}
+	var out []string
+	if b.Default != a.Default {
+		out = append(out, "default "+b.Default.Name()+" -> "+a.Default.Name())
+	}
+	both := r.Before.WithABI(r.After.ABI()).Intersect(r.After)
+	for nr := range both.All() {
+		if x, y := b.For(nr), a.For(nr); x != y {
+			out = append(out, r.After.ABI().Name(nr)+" "+x.Name()+" -> "+y.Name())
+		}
+	}
+	return out
 }
 
 func join(a, b string) string {
@@ -328,29 +387,58 @@ func (p *renderer) show(name string, f *elfnote.File) {
 	case s.DenyBeyond():
 		// An allowlist is easier to read as what it keeps.
 		kept := s.Complement()
-		fmt.Fprintf(p.stdout, "%s: %s, allowlist: %d of 0..511 and every number from 512 up restricted; allowed (%d): %s\n",
-			name, abi, s.Len(), kept.Len(), names(kept, 0))
+		fmt.Fprintf(p.stdout, "%s: %s, allowlist: %d of 0..511 and every number from 512 up restricted; allowed (%d): %s%s\n",
+			name, abi, s.Len(), kept.Len(), names(kept, 0), showActions(f))
 	case s.IsEmpty():
-		fmt.Fprintf(p.stdout, "%s: %s, stamped, nothing restricted\n", name, abi)
+		fmt.Fprintf(p.stdout, "%s: %s, stamped, nothing restricted%s\n", name, abi, showActions(f))
 	default:
-		fmt.Fprintf(p.stdout, "%s: %s, %d restricted: %s\n", name, abi, s.Len(), names(s, 0))
+		fmt.Fprintf(p.stdout, "%s: %s, %d restricted: %s%s\n", name, abi, s.Len(), names(s, 0), showActions(f))
 	}
 }
 
-// check reports whether the file's note restricts at least what was asked.
+// showActions is --show's word on a note's actions: nothing when every
+// restricted syscall is killed (as every note said before actions
+// existed), else the default and each override by name.
+func showActions(f *elfnote.File) string {
+	if f.Actions.Kill() {
+		return ""
+	}
+	return "; actions: " + f.Actions.Describe(f.ABI)
+}
+
+// limited joins list, at most n of its entries.
+func limited(list []string, n int) string {
+	if len(list) > n {
+		list = append(list[:n:n], fmt.Sprintf("and %d more", len(list)-n))
+	}
+	return strings.Join(list, ", ")
+}
+
+// check reports whether the file's note restricts at least what was asked,
+// with actions at least as strict, and is embedded if --embed asks.
 func (p *renderer) check(r result) {
-	switch {
-	case !r.file.Stamped:
+	if !r.file.Stamped {
 		fmt.Fprintf(p.stderr, "sysrestrict-stamp: %s: not stamped\n", r.name)
-	case !r.missing.IsEmpty():
+		return
+	}
+	ok := true
+	if !r.missing.IsEmpty() {
 		what := names(r.missing, 12)
 		if r.missing.DenyBeyond() {
 			what = join(what, "numbers from 512 up")
 		}
 		fmt.Fprintf(p.stderr, "sysrestrict-stamp: %s: does not restrict %s\n", r.name, what)
-	case r.wantEmbed && r.file.Embed == nil:
+		ok = false
+	}
+	if r.wantEmbed && r.file.Embed == nil {
 		fmt.Fprintf(p.stderr, "sysrestrict-stamp: %s\n", message(r.name, errNotEmbedded))
-	case !p.quiet:
+		ok = false
+	}
+	if len(r.weaker) > 0 {
+		fmt.Fprintf(p.stderr, "sysrestrict-stamp: %s: gives a weaker action than asked (kill over errno over log): %s\n", r.name, limited(r.weaker, 12))
+		ok = false
+	}
+	if ok && !p.quiet {
 		fmt.Fprintf(p.stdout, "%s: ok\n", r.name)
 	}
 }

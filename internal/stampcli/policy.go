@@ -14,19 +14,19 @@ import (
 )
 
 // perFile are the options a policy rule may give: those of one file's
-// request, with whether each takes a value (--action of SPEC section 5
-// belongs here once the stamper has it). Every other option
-// applies to a whole run (-o, --remove, -j, --json, --policy, ...) and is
-// refused in a rule, naming the file and line.
+// request, with whether each takes a value. Every other option applies to
+// a whole run (-o, --remove, -j, --json, --policy, ...) and is refused in a
+// rule, naming the file and line.
 var perFile = map[string]bool{
 	"deny":          true,
 	"allow":         true,
 	"allow-profile": true,
+	"action":        true,
 	"replace":       false,
 	"embed":         false,
 }
 
-const perFileList = "--deny, --allow, --allow-profile, --replace and --embed"
+const perFileList = "--deny, --allow, --allow-profile, --action, --replace and --embed"
 
 // errUncovered is a --strict failure: an executable ELF file under the
 // root that no rule covers.
@@ -169,6 +169,8 @@ func parseRule(name string, r *policy.Rule, flags []cli.Flag) (*part, bool, erro
 				value = filepath.Join(filepath.Dir(name), value)
 			}
 			pt.profiles = append(pt.profiles, value)
+		case "action":
+			pt.action = value // the last of a rule's, as on the command line
 		case "replace":
 			replace = true
 		case "embed":

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 	"github.com/sysrestrict/sysrestrict/pkg/elfnote"
+	"github.com/sysrestrict/sysrestrict/pkg/filter"
 	"github.com/sysrestrict/sysrestrict/pkg/profile"
 )
 
@@ -27,7 +28,14 @@ type request struct {
 	replace bool
 
 	mu    sync.Mutex
-	byABI map[bitmap.ABI]bitmap.Set // restrictions, resolved once per ABI
+	byABI map[bitmap.ABI]resolved // restrictions, resolved once per ABI
+}
+
+// resolved is a request resolved for one ABI: what it restricts, and with
+// which actions.
+type resolved struct {
+	set     bitmap.Set
+	actions elfnote.Actions
 }
 
 // part is LISTs given together: on the command line, or on one line of a
@@ -37,7 +45,14 @@ type part struct {
 	origin                string // "FILE:LINE" of a policy rule; "" for the command line
 	deny, allow, profiles []string
 	embed                 bool               // --embed
+	action                string             // --action as given; "" for none
 	loaded                []*profile.Profile // the --allow-profile files, read by load
+
+	// What load made of the lists and --action: the LISTs without the
+	// items' :ACTION, the --deny items with theirs, the default.
+	denyPlain, allowPlain []string
+	items                 []item
+	def                   *filter.Action // nil: no --action
 }
 
 func (r *request) hasLists() bool {
@@ -60,9 +75,34 @@ func (r *request) embedded() bool {
 	return false
 }
 
-// load reads the part's profiles. A profile that cannot be read is a
-// usage error: no file has been touched yet.
+// hasAction reports whether a part gives --action.
+func (r *request) hasAction() bool {
+	for _, p := range r.parts {
+		if p.action != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// load checks the part's actions and reads its profiles. An action that
+// does not parse and a profile that cannot be read are usage errors: no
+// file has been touched yet.
 func (p *part) load() error {
+	var err error
+	if p.denyPlain, p.items, err = splitItems("deny", p.deny); err != nil {
+		return p.usagef("%w", err)
+	}
+	if p.allowPlain, _, err = splitItems("allow", p.allow); err != nil {
+		return p.usagef("%w", err)
+	}
+	if p.action != "" {
+		a, err := parseNoteAction("--action "+p.action, p.action)
+		if err != nil {
+			return p.usagef("%w", err)
+		}
+		p.def = &a
+	}
 	for _, name := range p.profiles {
 		pr, err := profile.ReadFile(name)
 		if err != nil {
@@ -83,50 +123,66 @@ func (p *part) usagef(format string, args ...any) error {
 
 // restrictions returns what the request restricts on abi: the --deny
 // syscalls, plus, with --allow or --allow-profile, everything the allowlist
-// does not keep. The parts combine as repeated options do: denied syscalls
-// are joined, and so are allowed ones. A list that does not resolve is a
-// usage error: errOf says for which file. Each ABI's result is computed
-// once, however many files of it there are, and jobs may ask
-// concurrently.
-func (r *request) restrictions(abi bitmap.ABI, errOf func(origin string, err error) error) (bitmap.Set, error) {
+// does not keep; and the actions: the default (the last --action, else
+// kill), and what the --deny items' :ACTION gives their syscalls. The
+// parts combine as repeated options do: denied syscalls are joined, and so
+// are allowed ones, and of two actions for one syscall the later item's
+// wins. A list that does not resolve is a usage error: errOf says for
+// which file. Each ABI's result is computed once, however many files of
+// it there are, and jobs may ask concurrently.
+func (r *request) restrictions(abi bitmap.ABI, errOf func(origin string, err error) error) (resolved, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if s, ok := r.byABI[abi]; ok {
-		return s, nil
+	if res, ok := r.byABI[abi]; ok {
+		return res, nil
 	}
 	s := bitmap.NewSet(abi)
 	allowed, allowlist := bitmap.NewSet(abi), false
+	def := filter.Kill()
+	var items []item
 	for _, p := range r.parts {
 		if len(p.deny) > 0 {
-			d, err := bitmap.Parse(abi, p.deny...)
+			d, err := bitmap.Parse(abi, p.denyPlain...)
 			if err != nil {
-				return s, errOf(p.origin, fmt.Errorf("--deny: %w", err))
+				return resolved{}, errOf(p.origin, fmt.Errorf("--deny: %w", err))
 			}
 			s = s.Union(d)
+			items = append(items, p.items...)
 		}
 		if len(p.allow) > 0 {
-			a, err := bitmap.ParseAllow(abi, p.allow...)
+			a, err := bitmap.ParseAllow(abi, p.allowPlain...)
 			if err != nil {
-				return s, errOf(p.origin, fmt.Errorf("--allow: %w", err))
+				return resolved{}, errOf(p.origin, fmt.Errorf("--allow: %w", err))
 			}
 			allowed, allowlist = allowed.Union(a), true
 		}
 		for i, pr := range p.loaded {
 			ps, err := pr.Set(abi)
 			if err != nil && !errors.Is(err, profile.ErrBeyond) {
-				return s, errOf(p.origin, fmt.Errorf("--allow-profile %s: %w", p.profiles[i], err))
+				return resolved{}, errOf(p.origin, fmt.Errorf("--allow-profile %s: %w", p.profiles[i], err))
 			}
 			allowed, allowlist = allowed.Union(ps), true
+		}
+		if p.def != nil {
+			def = *p.def
 		}
 	}
 	if allowlist {
 		s = s.Union(bitmap.Allowlist(allowed))
 	}
-	if r.byABI == nil {
-		r.byABI = map[bitmap.ABI]bitmap.Set{}
+	res := resolved{set: s, actions: elfnote.Actions{Default: def}}
+	if hasActions(items) {
+		ov, err := overrides(abi, items, def)
+		if err != nil {
+			return resolved{}, errOf("", fmt.Errorf("--deny: %w", err))
+		}
+		res.actions.Overrides = ov
 	}
-	r.byABI[abi] = s
-	return s, nil
+	if r.byABI == nil {
+		r.byABI = map[bitmap.ABI]resolved{}
+	}
+	r.byABI[abi] = res
+	return res, nil
 }
 
 // job is one FILE and what is asked of it.
@@ -150,9 +206,10 @@ type job struct {
 type staged struct {
 	job
 	f      *elfnote.File
-	want   bitmap.Set // what the request restricts on f's ABI
-	damage error      // the stamp was damaged by a later tool; stamping repairs it
-	id     fileID     // jobs with one id run one after another, in FILE order
+	want   bitmap.Set      // what the request restricts on f's ABI
+	acts   elfnote.Actions // with which actions
+	damage error           // the stamp was damaged by a later tool; stamping repairs it
+	id     fileID          // jobs with one id run one after another, in FILE order
 	done   *result
 }
 
@@ -186,14 +243,26 @@ func (s *settings) prepare(j job, index int) (staged, error) {
 	if s.mode == modeShow {
 		return st, nil
 	}
-	st.want, err = j.req.restrictions(f.ABI, func(origin string, err error) error {
+	res, err := j.req.restrictions(f.ABI, func(origin string, err error) error {
 		if origin != "" {
 			return locatedf("%s: %s (%s): %w", origin, j.name, f.ABI, err)
 		}
 		return usagef("%s (%s): %w", j.name, f.ABI, err)
 	})
+	st.want, st.acts = res.set, res.actions
+	if err == nil && !j.req.hasLists() && j.req.hasAction() {
+		// --action alone: the note's syscalls, with that action.
+		if !f.Stamped && s.mode == modeStamp {
+			st.done = &result{name: j.name, mode: s.mode, err: &fs.PathError{Op: "stamp", Path: j.name, Err: errActionAlone}}
+			return st, nil
+		}
+		st.want = f.Set.WithABI(f.ABI)
+	}
 	return st, err
 }
+
+// errActionAlone: --action without a LIST on a file without a note.
+var errActionAlone = errors.New("not stamped: --action alone gives the note's syscalls an action; give --deny, --allow or --allow-profile to restrict some")
 
 // finish is a job's second phase: do what the mode says to the file and
 // say how it went.
@@ -208,6 +277,9 @@ func (s *settings) finish(st staged) result {
 		have := st.f.Set.WithABI(st.f.ABI)
 		r.missing = st.want.Difference(have)
 		r.wantEmbed = st.req.embedded()
+		if st.req.hasLists() || st.req.hasAction() {
+			r.weaker = weaker(st.want, st.acts, have, st.f.Actions)
+		}
 	case modeRemove:
 		res, err := elfnote.Remove(st.name, elfnote.Options{Output: s.output, DryRun: s.dryRun, ModTime: s.modTime, DirSynced: s.dirSynced()})
 		switch {
@@ -224,7 +296,7 @@ func (s *settings) finish(st staged) result {
 			r.err = err
 			return r
 		}
-		res, err := elfnote.Stamp(st.name, st.want, elfnote.Options{Replace: st.req.replace, Embed: st.req.embedded(), Output: s.output, DryRun: s.dryRun, ModTime: s.modTime,
+		res, err := elfnote.Stamp(st.name, st.want, elfnote.Options{Replace: st.req.replace, Embed: st.req.embedded(), Actions: st.acts, Output: s.output, DryRun: s.dryRun, ModTime: s.modTime,
 			Links: st.links, KeepOtherNames: st.real != "", DirSynced: s.dirSynced()})
 		if err != nil {
 			r.err = err
@@ -233,6 +305,9 @@ func (s *settings) finish(st staged) result {
 		r.links = st.links
 		r.res, r.repaired = res, st.damage
 		r.warnings = bitmap.Warnings(res.After)
+		if !st.req.replace {
+			r.notTaken = notTaken(st.want, st.acts, res.AfterActions)
+		}
 	}
 	return r
 }
