@@ -86,7 +86,8 @@ rules of the policy FILE match, each stamped (or checked) with the options
 of every rule that matches it: one rule a line, a glob relative to DIR then
 --deny, --allow, --allow-profile, --action, --replace or --embed (paths
 relative to FILE), or skip. Symlinks are not followed; hard links are
-stamped once and stay one file. --strict also fails on every executable ELF file under DIR no rule
+stamped once and stay one file. --strict also fails on every executable
+ELF file under DIR no rule
 covers. Errors name the policy file and line. See docs/policy.md.
 
 --embed makes the stamp self-enforcing: a start-up stub, written into the

@@ -12,7 +12,7 @@
 // # Jobs and results
 //
 // Every FILE is a job: the file's name and the request that applies to it
-// (its --deny, --allow, --allow-profile and --replace). Every FILE of a
+// (its --deny, --allow, --allow-profile, --action and --replace). Every FILE of a
 // command line shares one; with --policy FILE --root DIR (policy.go,
 // docs/policy.md) internal/policy finds the files under DIR and each gets
 // the request of the rules that match it, with its hard links. A job runs

@@ -223,7 +223,7 @@ func (p *renderer) render(r result) {
 		}
 		p.written(r.name, r.res)
 		if !p.json && !p.quiet {
-			p.stamped(r.name, r.res, r.links)
+			p.stamped(r.name, r.res, r.links, r.file != nil && r.file.Stamped)
 		}
 	case modeRemove:
 		p.written(r.name, r.res)
@@ -282,8 +282,8 @@ func (p *renderer) warn(name string, ws []bitmap.Warning) {
 	}
 }
 
-// stamped reports a stamp.
-func (p *renderer) stamped(name string, r *elfnote.Result, links []string) {
+// stamped reports a stamp; wasStamped: the file carried a note before.
+func (p *renderer) stamped(name string, r *elfnote.Result, links []string, wasStamped bool) {
 	added, lifted := r.After.Difference(r.Before), r.Before.Difference(r.After)
 	if p.output != "" {
 		name += " -> " + p.output
@@ -301,7 +301,7 @@ func (p *renderer) stamped(name string, r *elfnote.Result, links []string) {
 	case !r.After.DenyBeyond() && r.Before.DenyBeyond():
 		what = join(what, "numbers from 512 up lifted")
 	}
-	if ch := actionChanges(r); len(ch) > 0 {
+	if ch := actionChanges(r); len(ch) > 0 && wasStamped {
 		what = join(what, limited(ch, 8))
 	}
 	switch {

@@ -5,8 +5,11 @@
 // and, when the file has section headers, a .note.sysrestrict section that
 // cover the same bytes: an NT_SYSRESTRICT_BITMAP note with owner
 // "SysRestrict" holding 512 bits, one per syscall number of the binary's
-// ABI, an NT_SYSRESTRICT_FLAGS note, and, when the stamp changed the
-// file's layout, an NT_SYSRESTRICT_UNDO record of what removal restores.
+// ABI, an NT_SYSRESTRICT_FLAGS note, when some restricted syscall gets
+// another action than kill an NT_SYSRESTRICT_ACTION note (the default
+// action and per-syscall overrides: Actions), and, when the stamp changed
+// the file's layout, an NT_SYSRESTRICT_UNDO record of what removal
+// restores.
 //
 // # Reading
 //
