@@ -3,6 +3,8 @@
 package execcli
 
 import (
+	"encoding/binary"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -144,5 +146,42 @@ func TestExplainActions(t *testing.T) {
 	r := load(t, append([]string{"--action", "trap", prog}, calls...)...)
 	if want := "SIGSYS nr 99\n"; r.signal != 0 || r.status != 0 || strings.Count(r.stdout, want) != 2 || !strings.Contains(r.stdout, "SIGSYS nr 104\nsyscall 104: ret 104 errno 0\nsyscall 107: ret 0 errno 0\n") {
 		t.Errorf("--action trap: %v, want each call caught and exit 0", r)
+	}
+}
+
+// TestBadActionNote: a stamp whose action note no reader accepts (an
+// override of a syscall whose bitmap bit was cleared afterwards, a
+// default of SECCOMP_RET_ALLOW) is refused with 126, and nothing runs.
+func TestBadActionNote(t *testing.T) {
+	need(t)
+	for _, tt := range []struct {
+		name string
+		edit func(b []byte, loc elfnote.Location)
+	}{
+		{"override of an allowed syscall", func(b []byte, loc elfnote.Location) { b[loc.BitmapOff+99/8] &^= 1 << (99 % 8) }},
+		{"default ALLOW", func(b []byte, loc elfnote.Location) {
+			binary.LittleEndian.PutUint32(b[loc.ActionOff+4:], filter.SECCOMP_RET_ALLOW)
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			prog := stampedActions(t, noteActions, 99, 102, 104)
+			f, err := elfnote.ReadFile(prog)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(prog)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.edit(b, f.Note)
+			if err := os.WriteFile(prog, b, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			marker := filepath.Join(t.TempDir(), "ran")
+			r := load(t, prog, "marker", marker)
+			if _, err := os.Stat(marker); err == nil || r.status != ExitCannotRun || !strings.Contains(r.stderr, "NT_SYSRESTRICT_ACTION") {
+				t.Errorf("%s: %v, marker made %v; want 126 naming NT_SYSRESTRICT_ACTION, nothing run", tt.name, r, err == nil)
+			}
+		})
 	}
 }
