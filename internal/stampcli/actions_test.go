@@ -271,3 +271,22 @@ usr/lib/**/*.so*    skip
 	}
 	os.Remove(pol)
 }
+
+// TestEmbedWithActions: --embed and :ACTION together: the note carries
+// both, --show says both, --check --embed passes.
+func TestEmbedWithActions(t *testing.T) {
+	bin := fixture(t, "x86_64-pie")
+	if code, _, errOut := stampRun(t, "--embed", "--deny", "clone3:ENOSYS,ptrace", bin); code != 0 {
+		t.Fatalf("--embed --deny clone3:ENOSYS,ptrace: %d, %q", code, errOut)
+	}
+	code, out, _ := stampRun(t, "--show", bin)
+	if code != 0 || !strings.Contains(out, "embedded (start-up stub") || !strings.HasSuffix(out, "; actions: kill; clone3: errno=ENOSYS\n") {
+		t.Errorf("--show = %d, %q", code, out)
+	}
+	if code, _, errOut := stampRun(t, "--check", "--embed", "--deny", "ptrace,clone3:ENOSYS", bin); code != 0 {
+		t.Errorf("--check --embed = %d, %q", code, errOut)
+	}
+	if code, _, errOut := stampRun(t, "--check", "--embed", "--deny", "clone3", bin); code != ExitFailed || !strings.Contains(errOut, "clone3 errno=ENOSYS (asked kill)") {
+		t.Errorf("--check --embed --deny clone3 = %d, %q; want the weaker action named", code, errOut)
+	}
+}

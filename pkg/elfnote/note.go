@@ -60,9 +60,9 @@ func actionNoteSize(act []byte) uint64 {
 }
 
 // encodeNote returns the note bytes for s in byte order bo, followed by an
+// NT_SYSRESTRICT_ACTION note with descriptor act unless act is nil, by an
 // NT_SYSRESTRICT_EMBED note with descriptor embed unless embed is nil (and
-// then with EMBEDDED in the flags), by an NT_SYSRESTRICT_ACTION note with
-// descriptor act unless act is nil, and by an NT_SYSRESTRICT_UNDO note
+// then with EMBEDDED in the flags), and by an NT_SYSRESTRICT_UNDO note
 // with descriptor undo unless undo is nil (the undo record stays last).
 func encodeNote(bo binary.ByteOrder, s bitmap.Set, embed, act, undo []byte) []byte {
 	b := make([]byte, noteSize, noteSize+3*(nhdrSize+len(ownerName))+len(embed)+len(act)+len(undo))
@@ -85,7 +85,7 @@ func encodeNote(bo binary.ByteOrder, s bitmap.Set, embed, act, undo []byte) []by
 	for _, n := range []struct {
 		typ  uint32
 		desc []byte
-	}{{NT_SYSRESTRICT_EMBED, embed}, {NT_SYSRESTRICT_ACTION, act}, {NT_SYSRESTRICT_UNDO, undo}} {
+	}{{NT_SYSRESTRICT_ACTION, act}, {NT_SYSRESTRICT_EMBED, embed}, {NT_SYSRESTRICT_UNDO, undo}} {
 		if n.desc == nil {
 			continue
 		}
