@@ -526,16 +526,19 @@ func FuzzActions(f *testing.F) {
 	})
 }
 
-// FuzzStampActions is FuzzStamp with actions: an error, or a file Read
-// accepts with exactly the set and the actions asked for; re-stamping it
-// with them changes nothing, and removal gives a file without a note
-// (byte for byte the input when exact).
+// FuzzStampActions is FuzzStamp with actions, plain or embedded: an
+// error, or a file Read accepts (an embedded one with its stub verified,
+// its filter the note's with the actions) with exactly the set and the
+// actions asked for; re-stamping it with them changes nothing, and
+// removal gives a file without a note (byte for byte the input when
+// exact).
 func FuzzStampActions(f *testing.F) {
 	fuzzSeeds(f, func(b []byte) {
-		f.Add(b, []byte{0x08, 0x01}, uint8(2), false)
-		f.Add(b, []byte{0xff, 0x3b, 0x65}, uint8(1), true)
+		f.Add(b, []byte{0x08, 0x01}, uint8(2), false, false)
+		f.Add(b, []byte{0xff, 0x3b, 0x65}, uint8(1), true, false)
+		f.Add(b, []byte{0x65, 0x02, 0xb3, 0x05}, uint8(0), false, true)
 	})
-	f.Fuzz(func(t *testing.T, data, spec []byte, def uint8, beyond bool) {
+	f.Fuzz(func(t *testing.T, data, spec []byte, def uint8, beyond, embed bool) {
 		recorded := []filter.Action{kill, eperm, enosys, log_}
 		set := bitmap.NewSet(bitmap.Unknown)
 		a := Actions{Default: recorded[int(def)%len(recorded)]}
@@ -550,7 +553,7 @@ func FuzzStampActions(f *testing.F) {
 			}
 		}
 		set.SetDenyBeyond(beyond)
-		p, err := PlanStampWith(bytes.NewReader(data), set, Options{Actions: a})
+		p, err := PlanStampWith(bytes.NewReader(data), set, Options{Actions: a, Embed: embed})
 		if err != nil {
 			mustClassify(t, err)
 			return
@@ -566,7 +569,10 @@ func FuzzStampActions(f *testing.F) {
 		if !ef.Stamped || !ef.Set.Equal(set.WithABI(ef.ABI)) || !ef.Actions.Equal(a) {
 			t.Fatalf("stamped file reads %v %v %s, want %v %s", ef.Stamped, ef.Set, ef.Actions.Describe(ef.ABI), set, a.Describe(ef.ABI))
 		}
-		if p2, err := PlanStampWith(bytes.NewReader(out), set, Options{Actions: a}); err != nil || p2.Changed() {
+		if embed && ef.Embed == nil {
+			t.Fatalf("embedded stamp reads without its stub")
+		}
+		if p2, err := PlanStampWith(bytes.NewReader(out), set, Options{Actions: a, Embed: embed}); err != nil || p2.Changed() {
 			t.Fatalf("re-stamping with the same set and actions: %v changed=%v", err, p2 != nil && p2.Changed())
 		}
 		rm, err := PlanRemove(bytes.NewReader(out))
