@@ -20,18 +20,26 @@ var (
 )
 
 // FormatError reports a malformed profile. Offset is the byte offset in the
-// input where the problem was found, or -1 when it is a property of a decoded
-// field (then Field names it, e.g. "syscalls[3].name").
+// input where the problem was found, with its Line and Column (1-based),
+// or -1 when it is a property of a decoded field. Field, when set, names
+// the field (e.g. "syscalls[3].name").
 type FormatError struct {
-	Offset int64
-	Field  string
-	Msg    string
+	Offset       int64
+	Line, Column int // of Offset; 0 when Offset is -1
+	Field        string
+	Msg          string
 }
 
 func (e *FormatError) Error() string {
+	msg := e.Msg
+	if e.Field != "" {
+		msg = e.Field + ": " + msg
+	}
 	switch {
+	case e.Offset >= 0 && e.Line > 0:
+		return fmt.Sprintf("malformed profile at byte %d (line %d, column %d): %s", e.Offset, e.Line, e.Column, msg)
 	case e.Offset >= 0:
-		return fmt.Sprintf("malformed profile at byte %d: %s", e.Offset, e.Msg)
+		return fmt.Sprintf("malformed profile at byte %d: %s", e.Offset, msg)
 	case e.Field != "":
 		return fmt.Sprintf("malformed profile: %s: %s", e.Field, e.Msg)
 	}

@@ -57,10 +57,12 @@ func Read(r io.Reader) (*Profile, error) {
 	dec.DisallowUnknownFields()
 	var jp jsonProfile
 	if err := dec.Decode(&jp); err != nil {
-		return nil, decodeError(dec, err)
+		return nil, decodeError(dec, data, err)
 	}
+	end := dec.InputOffset()
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, &FormatError{Offset: dec.InputOffset(), Msg: "data after the profile object"}
+		end += int64(len(data[end:]) - len(bytes.TrimLeft(data[end:], " \t\r\n")))
+		return nil, newFormatError(data, end, "", "data after the profile object")
 	}
 	if jp.Version == nil {
 		return nil, &FormatError{Offset: -1, Field: "version", Msg: "missing"}
@@ -104,20 +106,6 @@ func Read(r io.Reader) (*Profile, error) {
 		p.Runs = append(p.Runs, Run{Argv: jr.Argv, Executable: jr.Executable, ABI: abi, Time: jr.Time, Status: jr.Status})
 	}
 	return p, nil
-}
-
-func decodeError(dec *json.Decoder, err error) error {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return &FormatError{Offset: syn.Offset, Msg: syn.Error()}
-	case errors.As(err, &typ):
-		return &FormatError{Offset: typ.Offset, Field: typ.Field, Msg: typ.Error()}
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return &FormatError{Offset: dec.InputOffset(), Msg: "unexpected end of input"}
-	}
-	return &FormatError{Offset: dec.InputOffset(), Msg: err.Error()}
 }
 
 // ReadFile reads the profile in the named file.
