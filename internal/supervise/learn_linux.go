@@ -84,13 +84,22 @@ func Record(ctx context.Context, c Config) (*profile.Profile, unix.WaitStatus, e
 // PROGRAM's wait status for the caller to pass on (see Exit). The profile is
 // written whatever PROGRAM's exit status, but not when it never started or
 // the supervision failed.
+//
+// The file is checked first (CheckProfile): one that could not take the
+// run fails before anything runs. Should the merge still fail after the
+// run (the file changed meanwhile, the disk filled up), the run's profile
+// is saved in a file of its own, which the *ProfileError names.
 func Learn(ctx context.Context, c Config, profilePath string) (unix.WaitStatus, error) {
+	if err := CheckProfile(profilePath); err != nil {
+		return 0, err
+	}
 	p, ws, err := Record(ctx, c)
 	if err != nil {
 		return ws, err
 	}
 	if err := profile.Update(profilePath, p); err != nil {
-		return ws, err
+		saved, _ := save(p)
+		return ws, &ProfileError{Path: profilePath, Err: err, Saved: saved}
 	}
 	return ws, nil
 }

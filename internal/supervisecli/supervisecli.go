@@ -27,6 +27,12 @@ func Run(p *execcli.Plan) int {
 	var ws supervise.WaitStatus
 	var err error
 	if p.Learn != "" {
+		// Before anything runs: a run learned into a file that cannot
+		// take it is a run for nothing.
+		if err := supervise.CheckProfile(p.Learn); err != nil {
+			io.WriteString(p.Stderr, execcli.Tool+": --learn "+err.Error()+"; nothing was run\n")
+			return execcli.ExitUsage
+		}
 		ws, err = supervise.Learn(context.Background(), c, p.Learn)
 	} else {
 		if p.Kind != execcli.KindELF || !p.Restricted {
@@ -36,7 +42,11 @@ func Run(p *execcli.Plan) int {
 		c.File = os.NewFile(uintptr(p.File.Fd), p.Path)
 		ws, err = supervise.Explain(context.Background(), c, p.Note, p.Deny, p.Actions)
 	}
+	var pe *supervise.ProfileError
 	switch {
+	case errors.As(err, &pe):
+		io.WriteString(p.Stderr, execcli.Tool+": --learn "+err.Error()+"\n")
+		return execcli.ExitUsage
 	case errors.Is(err, supervise.ErrNotStarted):
 		// The child said why; its status is 125 or 126.
 	case err != nil:
