@@ -97,6 +97,7 @@ func Learn(ctx context.Context, c Config, profilePath string) (unix.WaitStatus, 
 	if err != nil {
 		return ws, err
 	}
+	defer holdSignals()()
 	if err := profile.Update(profilePath, p); err != nil {
 		saved, _ := save(p)
 		return ws, &ProfileError{Path: profilePath, Err: err, Saved: saved}

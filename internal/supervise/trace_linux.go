@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"runtime"
 	"strconv"
 	"sync"
@@ -107,15 +106,17 @@ func run(ctx context.Context, c Config, filters [][]bpf.RawInstruction, h handle
 	return r.ws, r.err
 }
 
-// trace starts the child, stands aside for the terminal's signals and
-// follows every tracee until the last is gone (tracer.loop).
+// trace starts the child, passes the signals the supervisor gets on to it
+// (forwardSignals) and follows every tracee until the last is gone
+// (tracer.loop).
 func trace(ctx context.Context, c Config, filters [][]bpf.RawInstruction, h handler, started func(exe string)) (unix.WaitStatus, error) {
 	pid, err := start(c, filters)
 	if err != nil {
 		return 0, err
 	}
-	defer forwardSignals(pid)()
-	t := &tracer{h: h, started: started, pid: pid, live: map[int]*tracee{pid: {root: true}}}
+	fwd := forwardSignals(pid)
+	defer fwd.stop()
+	t := &tracer{h: h, started: started, pid: pid, fwd: fwd, live: map[int]*tracee{pid: {root: true}}}
 	defer context.AfterFunc(ctx, t.killAll)()
 	ws, err := t.loop()
 	if err != nil {
@@ -183,33 +184,12 @@ func start(c Config, filters [][]bpf.RawInstruction) (int, error) {
 	return pid, nil
 }
 
-// forwardSignals makes the supervisor stand aside while PROGRAM runs, like
-// a shell waiting for a foreground job: SIGINT and SIGQUIT from the
-// terminal reach PROGRAM (same process group) and the supervisor ignores
-// them, so it can still write the profile and pass PROGRAM's death on;
-// SIGTERM and SIGHUP sent to the supervisor are passed to PROGRAM (pid).
-// It returns the function that restores the signals' handling.
-func forwardSignals(pid int) (stop func()) {
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGHUP)
-	go func() {
-		for s := range sigs {
-			if s == unix.SIGTERM || s == unix.SIGHUP {
-				unix.Kill(pid, s.(unix.Signal))
-			}
-		}
-	}()
-	return func() {
-		signal.Stop(sigs)
-		close(sigs)
-	}
-}
-
 // tracer follows the supervised child and everything it starts.
 type tracer struct {
 	h       handler
 	started func(exe string)
 	pid     int // the supervised child: PROGRAM once it has executed
+	fwd     *forwarder
 
 	mu   sync.Mutex // guards live: killAll reads it from another goroutine
 	live map[int]*tracee
@@ -292,6 +272,7 @@ func (t *tracer) loop() (unix.WaitStatus, error) {
 func (t *tracer) onExit(wpid int, ws unix.WaitStatus) {
 	if wpid == t.pid {
 		t.rootWS, t.rootDone = ws, true
+		t.fwd.programGone()
 	}
 	t.forget(wpid)
 }
@@ -302,6 +283,9 @@ func (t *tracer) onExit(wpid int, ws unix.WaitStatus) {
 func (t *tracer) onStop(wpid int, tr *tracee, ws unix.WaitStatus) (deliver int, resume bool, err error) {
 	sig := ws.StopSignal()
 	event := int(ws) >> 16 // the PTRACE_EVENT_* of the stop, or 0 (for any signal; TrapCause is -1 unless SIGTRAP)
+	if wpid == t.pid && event != unix.PTRACE_EVENT_STOP {
+		t.fwd.programStopped(false) // it runs: it made a syscall, got a signal, ...
+	}
 	switch {
 	case sig == unix.SIGTRAP && event == unix.PTRACE_EVENT_SECCOMP:
 		return 0, true, t.onSeccomp(wpid, tr)
@@ -319,6 +303,11 @@ func (t *tracer) onStop(wpid int, tr *tracee, ws unix.WaitStatus) (deliver int, 
 	case sig == unix.SIGTRAP && event != 0:
 		// another event; nothing to deliver
 	default:
+		// A signal-delivery-stop: PROGRAM's own copy of a signal the
+		// supervisor passes on is not to be passed on again.
+		if forwards(sig) && t.fwd.inProgram(wpid) && t.fwd.ownCopy(wpid) {
+			t.fwd.saw(sig)
+		}
 		return int(sig), true, nil
 	}
 	return 0, true, nil
@@ -377,6 +366,9 @@ func (t *tracer) onExec(wpid int, tr *tracee) {
 // (WSTOPSIG a stopping signal), which PTRACE_LISTEN leaves in place until
 // SIGCONT, as without a tracer.
 func (t *tracer) onEventStop(wpid int, sig unix.Signal) (deliver int, resume bool, err error) {
+	if wpid == t.pid {
+		t.fwd.programStopped(isStopSignal(sig))
+	}
 	if !isStopSignal(sig) {
 		return 0, true, nil
 	}
