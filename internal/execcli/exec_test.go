@@ -24,9 +24,10 @@ import (
 // only: no filter is ever installed in the test process.
 
 var (
-	loader string // path of the built sysrestrict-exec
-	victim string // path of the built victim
-	escape string // path of the built testdata/victims/escape.c
+	loader  string // path of the built sysrestrict-exec
+	victim  string // path of the built victim
+	escape  string // path of the built testdata/victims/escape.c
+	signals string // path of the built testdata/victims/learn/signals.c
 	// skipReason says why the real-kernel tests cannot run.
 	skipReason string
 )
@@ -71,6 +72,12 @@ func build(dir string) error {
 	out, err = exec.Command(cc, "-O2", "-Wall", "-pthread", "-o", escape, src).CombinedOutput()
 	if err != nil {
 		return errors.New("cc escape.c: " + err.Error() + ": " + string(out))
+	}
+	signals = filepath.Join(dir, "signals")
+	src, _ = filepath.Abs("../../testdata/victims/learn/signals.c")
+	out, err = exec.Command(cc, "-O2", "-Wall", "-o", signals, src).CombinedOutput()
+	if err != nil {
+		return errors.New("cc signals.c: " + err.Error() + ": " + string(out))
 	}
 	return nil
 }
