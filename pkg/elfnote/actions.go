@@ -296,3 +296,19 @@ func decodeActions(desc []byte, off int64, bo binary.ByteOrder, set bitmap.Set) 
 	}
 	return a, nil
 }
+
+// without returns a without the overrides of the syscalls in lift, which
+// are no longer restricted (Options.Lift).
+func (a Actions) without(lift bitmap.Set) Actions {
+	var ov map[int]filter.Action
+	for nr, o := range a.Overrides {
+		if lift.Has(nr) {
+			continue
+		}
+		if ov == nil {
+			ov = map[int]filter.Action{}
+		}
+		ov[nr] = o
+	}
+	return Actions{Default: a.Default, Overrides: ov}
+}

@@ -39,6 +39,14 @@ type Options struct {
 	// only loosened with Replace.
 	Actions Actions
 
+	// Lift names syscalls to un-restrict: Stamp writes the union (or with
+	// Replace the given set) minus Lift, computed under the file's lock
+	// like the union. The one loosening that takes no Replace, for a
+	// caller that names exactly what it loosens (sysrestrict-stamp
+	// --permit). DENY_BEYOND is never lifted this way, and a lifted
+	// syscall's action override goes with its restriction.
+	Lift bitmap.Set
+
 	// ModTime, if not zero, is the modification time a written file gets
 	// (the CLI sets it from SOURCE_DATE_EPOCH); zero leaves the time of the
 	// write, as strip(1) does.

@@ -23,7 +23,7 @@ import (
 // a note holding set with the actions Options.Actions, or with
 // Options.Replace unset the union of set and the note already there, each
 // syscall with the stricter of its two actions (kill over errno over log;
-// of two errnos the new one), and the stricter default. See
+// of two errnos the new one), and the stricter default; less Options.Lift. See
 // docs/stamping.md for how the file is written safely. With
 // Options.Embed, or when the file is embedded already, the file also gets
 // the start-up stub that installs the note's filter, actions included
@@ -56,7 +56,9 @@ func Stamp(name string, set bitmap.Set, opts Options) (*Result, error) {
 			}
 			set = set.Union(before)
 		}
-		return im.planStamp(set, act, opts.Embed)
+		lift := opts.Lift
+		lift.SetDenyBeyond(false)
+		return im.planStamp(set.Difference(lift), act.without(lift), opts.Embed)
 	})
 }
 
