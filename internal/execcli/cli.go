@@ -3,6 +3,7 @@ package execcli
 import (
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/sysrestrict/sysrestrict/internal/version"
@@ -297,7 +298,17 @@ func describe(p *Plan) string {
 	case !p.Set.Equal(p.ELF.Set):
 		src = "note + --deny"
 	}
-	line := tool + ": " + path + " (" + p.Set.ABI().String() + "): " + enforced(p) + " (" + src + ")"
+	var line string
+	if p.Set.DenyBeyond() {
+		// An allowlist reads as what it allows, not as the hundreds of
+		// numbers it restricts.
+		kept := p.Set.Complement()
+		kept.SetDenyBeyond(false)
+		line = tool + ": " + path + " (" + p.Set.ABI().String() + "): allowlist (" + src + ") allows " + strconv.Itoa(kept.Len()) + ": " +
+			kept.String() + "; " + enforced(p)
+	} else {
+		line = tool + ": " + path + " (" + p.Set.ABI().String() + "): " + enforced(p) + " (" + src + ")"
+	}
 	if p.ActionGiven && p.ELF.Stamped && !p.ELF.Actions.Equal(p.Actions) {
 		line += "\n" + tool + ": " + path + ": --action " + p.Actions.Default.Name() + " replaces, for this run, what the note says: " + p.ELF.Actions.Describe(p.Set.ABI())
 	}
@@ -328,8 +339,14 @@ func enforced(p *Plan) string {
 		rest.Remove(nr)
 	}
 	line := def.Name() + " on " + rest.String()
+	sep := ", "
+	if p.Set.DenyBeyond() {
+		line = def.Name() + " on every other syscall and every number from 512 up"
+		sep = ", except " // the overrides, among the restricted syscalls
+	}
 	for _, a := range others {
-		line += ", " + a.Name() + " on " + sets[a].String()
+		line += sep + a.Name() + " on " + sets[a].String()
+		sep = ", "
 	}
 	return line
 }

@@ -417,3 +417,32 @@ func TestI386(t *testing.T) {
 	wantSIGSYS(t, "i386, --deny write", load(t, "--deny", "write", prog))
 	wantExit(t, "i386, --deny execve,execveat", load(t, "--deny", "execve,execveat", prog), 0, plain.stdout)
 }
+
+// TestVerboseAllowlist (issue 14): -v on an allowlist says what it
+// allows (here read, write and @default), not the hundreds of numbers it
+// restricts; with --deny on top, what is left allowed, and both sources.
+func TestVerboseAllowlist(t *testing.T) {
+	need(t)
+	prog := filepath.Join(t.TempDir(), "victim")
+	copyFile(t, victim, prog, 0o755)
+	allowed, err := bitmap.ParseAllow(bitmap.X86_64, "read,write,getppid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := elfnote.Stamp(prog, bitmap.Allowlist(allowed), elfnote.Options{Replace: true}); err != nil {
+		t.Fatal(err)
+	}
+	const dflt = "mmap,mprotect,munmap,brk,rt_sigreturn,sched_yield,pause,nanosleep,getpid,exit,gettimeofday,getrlimit,getuid,getgid,geteuid,getegid,getppid,getpgrp,getgroups,getresuid,getresgid,getpgid,getsid,arch_prctl,gettid,time,futex,sched_getaffinity,set_thread_area,get_thread_area,set_tid_address,restart_syscall,clock_gettime,clock_getres,clock_nanosleep,exit_group,set_robust_list,get_robust_list,prlimit64,getrandom,membarrier,rseq,uretprobe,futex_waitv"
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-v", prog, "getppid"}, tool + ": " + prog + " (x86_64): allowlist (note) allows 46: {read,write," + dflt + "}; kill on every other syscall and every number from 512 up\n"},
+		{[]string{"-v", "--deny", "write", prog, "getppid"}, tool + ": " + prog + " (x86_64): allowlist (note + --deny) allows 45: {read," + dflt + "}; kill on every other syscall and every number from 512 up\n"},
+	} {
+		r := load(t, tt.args...)
+		if first, _, _ := strings.Cut(r.stderr, "\n"); first+"\n" != tt.want {
+			t.Errorf("%v: stderr %q, want it to start %q", tt.args, r.stderr, tt.want)
+		}
+	}
+}
