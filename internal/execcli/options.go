@@ -185,6 +185,9 @@ Options:
   -h, --help         this help
   --version          print the version
 
+Under --learn and --explain, a signal sent to sysrestrict-exec (kill PID)
+is passed on to PROGRAM, once; FILE is checked before PROGRAM runs.
+
 A #! script is run by its interpreter, checked like PROGRAM (its note, if
 any, applies). PROGRAM is put in a Landlock domain where the kernel has
 one: it cannot ptrace or write the memory of processes outside its tree.

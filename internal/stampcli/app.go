@@ -62,7 +62,11 @@ already-linked ELF binaries, for sysrestrict-exec to enforce with seccomp.
 LIST is comma-separated: syscall names (execve), numbers (59), inclusive
 ranges (300-310) and groups (@debug); names are resolved with each binary's
 own ABI. Restrictions accumulate: without --replace a stamp never loosens a
-binary.
+binary, but for the syscalls --permit names, which it lifts. So an
+allowlist stamped on a binary that carries one intersects the two: where
+that would restrict what the binary allows now, the stamper says so and
+exits 2 unless --narrow (or --replace) is given; --permit adds to an
+allowlist.
 
 A restricted syscall is killed unless the note says otherwise: --action
 gives the default (kill, errno[=NAME] with ENOSYS by default, or log), and
@@ -84,11 +88,11 @@ time; the output is in FILE order, the same for every -j.
 With --policy FILE --root DIR, the FILEs are those under DIR that the
 rules of the policy FILE match, each stamped (or checked) with the options
 of every rule that matches it: one rule a line, a glob relative to DIR then
---deny, --allow, --allow-profile, --action, --replace or --embed (paths
-relative to FILE), or skip. Symlinks are not followed; hard links are
-stamped once and stay one file. --strict also fails on every executable
-ELF file under DIR no rule
-covers. Errors name the policy file and line. See docs/policy.md.
+--deny, --allow, --allow-profile, --permit, --action, --replace, --narrow
+or --embed (paths relative to FILE), or skip. Symlinks are not followed;
+hard links are stamped once and stay one file. --strict also fails on
+every executable ELF file under DIR no rule covers. Errors name the
+policy file and line. See docs/policy.md.
 
 --embed makes the stamp self-enforcing: a start-up stub, written into the
 binary with the note, sets no_new_privs and installs the note's filter
@@ -103,6 +107,7 @@ Examples:
    sysrestrict-stamp --embed --deny @debug,@mount,kexec_load ./server
    sysrestrict-stamp --deny clone:ENOSYS,clone3:ENOSYS,@exec ./server
    sysrestrict-stamp --action log --allow-profile server.profile.json ./server
+   sysrestrict-stamp --permit setitimer ./server
    sysrestrict-stamp --allow-profile server.profile.json ./server
    sysrestrict-stamp ./server --show --json
    sysrestrict-stamp --check --deny @exec ./dist/bin/*
@@ -142,6 +147,8 @@ func New(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "action", DefaultText: "kill",
 				Usage: "what a restricted syscall gets, the note's default action `A`: kill, errno[=NAME] (ENOSYS if no NAME) or log; a --deny item NAME:ACTION gives its own (:ENOSYS, :EPERM, :kill, :log)"},
 			&cli.BoolFlag{Name: "replace", Usage: "start from no restrictions instead of the binary's current ones"},
+			&cli.StringSliceFlag{Name: "permit", Usage: "lift the restrictions on the syscalls in `LIST`, keeping every other (repeatable): the one loosening without --replace"},
+			&cli.BoolFlag{Name: "narrow", Usage: "let --allow or --allow-profile on a binary that carries an allowlist restrict what that allowlist allows (the result allows only what both allow)"},
 			&cli.BoolFlag{Name: "embed", Usage: "self-enforcing stamp (x86_64, aarch64 programs): also write a start-up stub that installs the filter however the program is started, no loader needed; make it the last build step. With --check: also fail unless every FILE is embedded with an intact stub"},
 			&cli.BoolFlag{Name: "remove", Usage: "remove the note; the binary runs as before"},
 			&cli.BoolFlag{Name: "show", Usage: "print each FILE's restrictions; change nothing"},
@@ -261,15 +268,17 @@ func run(c *cli.Context, stdout, stderr io.Writer) error {
 			profiles: c.StringSlice("allow-profile"),
 			embed:    c.Bool("embed"),
 			action:   c.String("action"),
+			permit:   c.StringSlice("permit"),
 		}},
 		replace: c.Bool("replace"),
+		narrow:  c.Bool("narrow"),
 	}
 	files := c.Args().Slice()
 	hasLists := req.hasLists()
 	embed := req.embedded()
 	polName, root, strict := c.String("policy"), c.String("root"), c.Bool("strict")
 	if polName != "" || root != "" || strict {
-		return runPolicy(c, s, polName, root, strict, files, hasLists || req.replace || embed || req.hasAction(), stdout, stderr)
+		return runPolicy(c, s, polName, root, strict, files, hasLists || req.replace || req.narrow || embed || req.hasAction(), stdout, stderr)
 	}
 	switch {
 	case len(files) == 0:
@@ -280,14 +289,14 @@ func run(c *cli.Context, stdout, stderr io.Writer) error {
 		return usagef("--output takes exactly one input FILE, got %d", len(files))
 	case s.output != "" && (m == modeShow || m == modeCheck):
 		return usagef("--output goes with stamping or --remove, not %s", modes[0])
-	case m == modeRemove && (hasLists || req.replace || embed || req.hasAction()):
-		return usagef("--remove takes no --deny, --allow, --allow-profile, --action, --replace or --embed (it removes an embedded stub with the note)")
-	case m == modeShow && (hasLists || req.replace || embed || req.hasAction() || s.dryRun):
-		return usagef("--show takes no --deny, --allow, --allow-profile, --action, --replace, --embed or --dry-run (it says whether each FILE is embedded)")
-	case m == modeCheck && (req.replace || s.dryRun):
-		return usagef("--check changes nothing: --replace and --dry-run do not apply")
+	case m == modeRemove && (hasLists || req.replace || req.narrow || embed || req.hasAction()):
+		return usagef("--remove takes no --deny, --allow, --allow-profile, --action, --permit, --replace, --narrow or --embed (it removes an embedded stub with the note)")
+	case m == modeShow && (hasLists || req.replace || req.narrow || embed || req.hasAction() || s.dryRun):
+		return usagef("--show takes no --deny, --allow, --allow-profile, --action, --permit, --replace, --narrow, --embed or --dry-run (it says whether each FILE is embedded)")
+	case m == modeCheck && (req.replace || req.narrow || s.dryRun):
+		return usagef("--check changes nothing: --replace, --narrow and --dry-run do not apply")
 	case m == modeStamp && !hasLists && !req.replace && !embed && !req.hasAction():
-		return usagef("nothing to do: give --deny, --allow, --allow-profile, --action or --embed (or --show, --check, --remove)")
+		return usagef("nothing to do: give --deny, --allow, --allow-profile, --permit, --action or --embed (or --show, --check, --remove)")
 	}
 	if err := req.parts[0].load(); err != nil {
 		return err
@@ -313,7 +322,7 @@ func runPolicy(c *cli.Context, s settings, polName, root string, strict bool, fi
 	case len(files) > 0:
 		return usagef("--policy takes no FILE: its rules name the files under --root (got %s)", files[0])
 	case cmdLists:
-		return usagef("with --policy, --deny, --allow, --allow-profile, --action, --replace and --embed go in the policy file's rules")
+		return usagef("with --policy, --deny, --allow, --allow-profile, --permit, --narrow, --action, --replace and --embed go in the policy file's rules")
 	case s.mode == modeRemove || s.output != "":
 		return usagef("--policy goes with stamping, --check or --show, not %s", map[bool]string{true: "--remove", false: "--output"}[s.mode == modeRemove])
 	case s.mode == modeShow && (strict || s.dryRun):

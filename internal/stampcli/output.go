@@ -35,13 +35,14 @@ type result struct {
 
 	res      *elfnote.Result // stamp, remove
 	links    []string        // stamp: the file's hard links, which name the stamped file too
-	noNote   bool            // remove: there was no note to remove
+	noNote   bool            // remove: there was no note to remove; stamp (--permit only): nor one to lift from
 	repaired error           // stamp: the damage that restamping repaired
 
 	missing   bitmap.Set       // check: what the file should restrict and does not
 	wantEmbed bool             // check: the file must be embedded (--embed)
 	weaker    []string         // check: where the file's action is weaker than asked
 	warnings  []bitmap.Warning // stamp: advice about the set now in the file
+	unallowed bitmap.Set       // stamp: allowed by the allowlist asked for, restricted by the file's (allowlists intersect)
 	notTaken  []string         // stamp: actions asked that the note's stricter ones kept out (no --replace)
 }
 
@@ -98,6 +99,7 @@ type fileJSON struct {
 	Strategy   string   `json:"strategy,omitempty"`
 	Restricted []string `json:"restricted,omitempty"`
 	Numbers    []int    `json:"numbers,omitempty"`
+	Allowed    []string `json:"allowed,omitempty"` // an allowlist's: every name of 0..511 it does not restrict
 	DenyBeyond *bool    `json:"deny_beyond,omitempty"`
 	Embedded   *bool    `json:"embedded,omitempty"`   // stamped files: the note is enforced by a start-up stub (--embed)
 	StubSize   uint64   `json:"stub_size,omitempty"`  // an embedded file's stub, in bytes
@@ -131,14 +133,20 @@ func (r *result) record(s settings) fileJSON {
 	}
 	switch r.mode {
 	case modeStamp:
+		if r.noNote {
+			return fileJSON{File: r.name, Stamped: ptr(false), Changed: ptr(false), DryRun: s.dryRun}
+		}
 		after := r.res.After
 		rec := fileJSON{File: r.name, Output: s.output, ABI: after.ABI().String(), Changed: ptr(r.res.Changed),
 			DryRun: s.dryRun, Strategy: r.res.Strategy.String(),
 			Added: nameList(after.Difference(r.res.Before)), Lifted: nameList(r.res.Before.Difference(after)),
-			Numbers: after.Numbers(), DenyBeyond: ptr(after.DenyBeyond()), Embedded: ptr(r.res.Embedded), NotTaken: r.notTaken}
+			Numbers: after.Numbers(), DenyBeyond: ptr(after.DenyBeyond()), Allowed: allowedList(after), Embedded: ptr(r.res.Embedded), NotTaken: r.notTaken}
 		rec.Action, rec.Overrides = actionsJSON(after.ABI(), r.res.AfterActions)
 		for _, w := range r.warnings {
 			rec.Warnings = append(rec.Warnings, w.Msg)
+		}
+		if msg := r.unallowedMsg(); msg != "" {
+			rec.Warnings = append(rec.Warnings, msg)
 		}
 		rec.Dropped = r.res.Dropped
 		rec.Links = r.links
@@ -166,6 +174,7 @@ func (r *result) record(s settings) fileJSON {
 		}
 		rec.Numbers = set.Numbers()
 		rec.DenyBeyond = ptr(set.DenyBeyond())
+		rec.Allowed = allowedList(set)
 		rec.Embedded = ptr(f.Embed != nil)
 		if e := f.Embed; e != nil {
 			rec.StubSize, rec.FilterLen = e.Size, e.FilterLen
@@ -186,6 +195,18 @@ func actionsJSON(abi bitmap.ABI, a elfnote.Actions) (string, map[string]string) 
 		ov[abi.Name(nr)] = o.Name()
 	}
 	return a.Default.Name(), ov
+}
+
+// allowedList is what the allowlist s allows, by name (empty, not nil, if
+// nothing); nil for a deny list.
+func allowedList(s bitmap.Set) []string {
+	if !s.DenyBeyond() {
+		return nil
+	}
+	if l := nameList(s.Complement()); l != nil {
+		return l
+	}
+	return []string{}
 }
 
 // renderer writes each result, in the order it is given them (FILE
@@ -214,10 +235,19 @@ func (p *renderer) render(r result) {
 	}
 	switch r.mode {
 	case modeStamp:
+		if r.noNote {
+			if !p.json && !p.quiet {
+				p.notStamped(r.name)
+			}
+			return
+		}
 		if r.repaired != nil && !p.dryRun {
 			p.note(r.name, "repaired a stamp that a later tool had damaged ("+r.repaired.Error()+")")
 		}
 		p.warn(r.name, r.warnings)
+		if msg := r.unallowedMsg(); msg != "" && !p.quiet {
+			fmt.Fprintf(p.stderr, "sysrestrict-stamp: warning: %s: %s\n", r.name, msg)
+		}
 		if len(r.notTaken) > 0 {
 			p.note(r.name, "without --replace a stamp never loosens an action, so the note's stricter ones stay: "+limited(r.notTaken, 8))
 		}
@@ -282,14 +312,51 @@ func (p *renderer) warn(name string, ws []bitmap.Warning) {
 	}
 }
 
-// stamped reports a stamp; wasStamped: the file carried a note before.
+// unallowedMsg says which syscalls the allowlist asked for allows and the
+// file's allowlist keeps restricted, or "".
+func (r *result) unallowedMsg() string {
+	n := r.unallowed.Len()
+	if n == 0 {
+		return ""
+	}
+	list := strings.Join(nameList(r.unallowed), ",")
+	return fmt.Sprintf("the allowlist asked for allows %d %s that the file's allowlist restricts, and an allowlist on top of one allows only what both allow: %s %s still restricted; to allow %s: --permit %s",
+		n, plural(n, "syscall", "syscalls"), names(r.unallowed, 8), isAre(n), plural(n, "it", "them"), list)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func isAre(n int) string { return plural(n, "is", "are") }
+
+// notStamped reports a --permit on a file that carries no note: nothing
+// to lift, nothing written.
+func (p *renderer) notStamped(name string) {
+	what := "not stamped, nothing to lift"
+	if p.output != "" {
+		what += "; nothing written to " + p.output
+	}
+	fmt.Fprintf(p.stdout, "%s: %s\n", name, what)
+}
+
+// stamped reports a stamp; wasStamped: the file carried a note before. Of
+// an allowlist the line says what it allows, which is what a person reads
+// it for: the hundreds of names a new one restricts are left to --show
+// and --json.
 func (p *renderer) stamped(name string, r *elfnote.Result, links []string, wasStamped bool) {
 	added, lifted := r.After.Difference(r.Before), r.Before.Difference(r.After)
 	if p.output != "" {
 		name += " -> " + p.output
 	}
 	var what string
-	if n := added.Len(); n > 0 {
+	switch n := added.Len(); {
+	case n > 0 && r.After.DenyBeyond() && !r.Before.DenyBeyond():
+		what = fmt.Sprintf("+%d restricted", n)
+	case n > 0:
 		what = fmt.Sprintf("+%d restricted (%s)", n, names(added, 8))
 	}
 	if n := lifted.Len(); n > 0 {
@@ -315,7 +382,8 @@ func (p *renderer) stamped(name string, r *elfnote.Result, links []string, wasSt
 	}
 	total := fmt.Sprintf("%d total", r.After.Len())
 	if r.After.DenyBeyond() {
-		total += " and 512+"
+		kept := r.After.Complement()
+		total += fmt.Sprintf(" and 512+: allows %d (%s)", kept.Len(), names(kept, 8))
 	}
 	if !r.AfterActions.Equal(r.BeforeActions) {
 		total += "; actions: " + r.AfterActions.Describe(r.After.ABI())

@@ -22,11 +22,13 @@ var perFile = map[string]bool{
 	"allow":         true,
 	"allow-profile": true,
 	"action":        true,
+	"permit":        true,
 	"replace":       false,
+	"narrow":        false,
 	"embed":         false,
 }
 
-const perFileList = "--deny, --allow, --allow-profile, --action, --replace and --embed"
+const perFileList = "--deny, --allow, --allow-profile, --permit, --action, --replace, --narrow and --embed"
 
 // errUncovered is a --strict failure: an executable ELF file under the
 // root that no rule covers.
@@ -53,13 +55,13 @@ func loadPolicy(name, root string, strict bool, flags []cli.Flag) (*policyRun, e
 		return nil, usageError{err: err, located: true}
 	}
 	parts := make([]*part, len(p.Rules))
-	replace := make([]bool, len(p.Rules))
+	replace, narrow := make([]bool, len(p.Rules)), make([]bool, len(p.Rules))
 	for i := range p.Rules {
 		r := &p.Rules[i]
 		if r.Skip {
 			continue
 		}
-		if parts[i], replace[i], err = parseRule(p.Name, r, flags); err != nil {
+		if parts[i], replace[i], narrow[i], err = parseRule(p.Name, r, flags); err != nil {
 			return nil, err
 		}
 		if err := parts[i].load(); err != nil {
@@ -95,6 +97,7 @@ func loadPolicy(name, root string, strict bool, flags []cli.Flag) (*policyRun, e
 			i := index[r]
 			req.parts = append(req.parts, parts[i])
 			req.replace = req.replace || replace[i]
+			req.narrow = req.narrow || narrow[i]
 		}
 		requests[key.String()] = req
 		return req
@@ -120,12 +123,12 @@ func loadPolicy(name, root string, strict bool, flags []cli.Flag) (*policyRun, e
 }
 
 // parseRule parses the options of a rule (not a skip rule) into a part of
-// a request, and whether it says --replace. Paths in them are relative to
-// the policy file's directory.
-func parseRule(name string, r *policy.Rule, flags []cli.Flag) (*part, bool, error) {
+// a request, and whether it says --replace and --narrow. Paths in them are
+// relative to the policy file's directory.
+func parseRule(name string, r *policy.Rule, flags []cli.Flag) (pt *part, replace, narrow bool, err error) {
 	at := fmt.Sprintf("%s:%d", name, r.Line)
-	fail := func(format string, args ...any) (*part, bool, error) {
-		return nil, false, locatedf("%s: %s", at, fmt.Sprintf(format, args...))
+	fail := func(format string, args ...any) (*part, bool, bool, error) {
+		return nil, false, false, locatedf("%s: %s", at, fmt.Sprintf(format, args...))
 	}
 	known := map[string]bool{}
 	for _, f := range flags {
@@ -133,8 +136,7 @@ func parseRule(name string, r *policy.Rule, flags []cli.Flag) (*part, bool, erro
 			known[n] = true
 		}
 	}
-	pt := &part{origin: at}
-	replace := false
+	pt = &part{origin: at}
 	args := r.Args
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -171,13 +173,17 @@ func parseRule(name string, r *policy.Rule, flags []cli.Flag) (*part, bool, erro
 			pt.profiles = append(pt.profiles, value)
 		case "action":
 			pt.action = value // the last of a rule's, as on the command line
+		case "permit":
+			pt.permit = append(pt.permit, value)
 		case "replace":
 			replace = true
+		case "narrow":
+			narrow = true
 		case "embed":
 			pt.embed = true
 		}
 	}
-	return pt, replace, nil
+	return pt, replace, narrow, nil
 }
 
 // leftoverResults returns a failed result for each of a killed stamper's

@@ -26,6 +26,7 @@ import (
 type request struct {
 	parts   []*part
 	replace bool
+	narrow  bool // --narrow: an allowlist on top of an allowlist may restrict what that one allows
 
 	mu    sync.Mutex
 	byABI map[bitmap.ABI]resolved // restrictions, resolved once per ABI
@@ -34,19 +35,23 @@ type request struct {
 // resolved is a request resolved for one ABI: what it restricts, and with
 // which actions.
 type resolved struct {
-	set     bitmap.Set
-	actions elfnote.Actions
+	set       bitmap.Set // the restrictions to add: denied ∪ the allowlist's, less permit
+	actions   elfnote.Actions
+	denied    bitmap.Set // what --deny named
+	allowlist bitmap.Set // with an --allow or --allow-profile, what that allowlist restricts, less permit; else empty
+	permit    bitmap.Set // what --permit names: lifted from the note
+	origin    string     // the policy rule of the first --allow or --allow-profile ("" on the command line)
 }
 
 // part is LISTs given together: on the command line, or on one line of a
 // policy file. Each resolves on its own, so that an error can name where
 // the LIST was written.
 type part struct {
-	origin                string // "FILE:LINE" of a policy rule; "" for the command line
-	deny, allow, profiles []string
-	embed                 bool               // --embed
-	action                string             // --action as given; "" for none
-	loaded                []*profile.Profile // the --allow-profile files, read by load
+	origin                        string // "FILE:LINE" of a policy rule; "" for the command line
+	deny, allow, profiles, permit []string
+	embed                         bool               // --embed
+	action                        string             // --action as given; "" for none
+	loaded                        []*profile.Profile // the --allow-profile files, read by load
 
 	// What load made of the lists and --action: the LISTs without the
 	// items' :ACTION, the --deny items with theirs, the default.
@@ -57,7 +62,7 @@ type part struct {
 
 func (r *request) hasLists() bool {
 	for _, p := range r.parts {
-		if len(p.deny)+len(p.allow)+len(p.profiles) > 0 {
+		if len(p.deny)+len(p.allow)+len(p.profiles)+len(p.permit) > 0 {
 			return true
 		}
 	}
@@ -73,6 +78,20 @@ func (r *request) embedded() bool {
 		}
 	}
 	return false
+}
+
+// permitOnly reports whether the request only lifts (--permit, and no
+// --deny, --allow, --allow-profile, --replace, --embed or --action).
+func (r *request) permitOnly() bool {
+	if r.replace || r.embedded() || r.hasAction() {
+		return false
+	}
+	for _, p := range r.parts {
+		if len(p.deny)+len(p.allow)+len(p.profiles) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // hasAction reports whether a part gives --action.
@@ -123,12 +142,13 @@ func (p *part) usagef(format string, args ...any) error {
 
 // restrictions returns what the request restricts on abi: the --deny
 // syscalls, plus, with --allow or --allow-profile, everything the allowlist
-// does not keep; and the actions: the default (the last --action, else
-// kill), and what the --deny items' :ACTION gives their syscalls. The
-// parts combine as repeated options do: denied syscalls are joined, and so
-// are allowed ones, and of two actions for one syscall the later item's
-// wins. A list that does not resolve is a usage error: errOf says for
-// which file. Each ABI's result is computed once, however many files of
+// does not keep, less what --permit names; and the actions: the default
+// (the last --action, else kill), and what the --deny items' :ACTION gives
+// their syscalls. The parts combine as repeated options do: denied
+// syscalls are joined, and so are allowed and permitted ones, and of two
+// actions for one syscall the later item's wins. A syscall both denied and
+// permitted is a usage error, and so is a list that does not resolve:
+// errOf says for which file. Each ABI's result is computed once, however many files of
 // it there are, and jobs may ask concurrently.
 func (r *request) restrictions(abi bitmap.ABI, errOf func(origin string, err error) error) (resolved, error) {
 	r.mu.Lock()
@@ -136,41 +156,64 @@ func (r *request) restrictions(abi bitmap.ABI, errOf func(origin string, err err
 	if res, ok := r.byABI[abi]; ok {
 		return res, nil
 	}
-	s := bitmap.NewSet(abi)
+	res := resolved{denied: bitmap.NewSet(abi), allowlist: bitmap.NewSet(abi), permit: bitmap.NewSet(abi)}
 	allowed, allowlist := bitmap.NewSet(abi), false
 	def := filter.Kill()
 	var items []item
-	for _, p := range r.parts {
+	denies, permits := make([]bitmap.Set, len(r.parts)), make([]bitmap.Set, len(r.parts))
+	for i, p := range r.parts {
+		denies[i], permits[i] = bitmap.NewSet(abi), bitmap.NewSet(abi)
+		var err error
 		if len(p.deny) > 0 {
-			d, err := bitmap.Parse(abi, p.denyPlain...)
-			if err != nil {
+			if denies[i], err = bitmap.Parse(abi, p.denyPlain...); err != nil {
 				return resolved{}, errOf(p.origin, fmt.Errorf("--deny: %w", err))
 			}
-			s = s.Union(d)
+			res.denied = res.denied.Union(denies[i])
 			items = append(items, p.items...)
+		}
+		if len(p.permit) > 0 {
+			if permits[i], err = bitmap.Parse(abi, p.permit...); err != nil {
+				return resolved{}, errOf(p.origin, fmt.Errorf("--permit: %w", err))
+			}
+			res.permit = res.permit.Union(permits[i])
 		}
 		if len(p.allow) > 0 {
 			a, err := bitmap.ParseAllow(abi, p.allowPlain...)
 			if err != nil {
 				return resolved{}, errOf(p.origin, fmt.Errorf("--allow: %w", err))
 			}
-			allowed, allowlist = allowed.Union(a), true
+			allowed = allowed.Union(a)
 		}
-		for i, pr := range p.loaded {
+		for j, pr := range p.loaded {
 			ps, err := pr.Set(abi)
 			if err != nil && !errors.Is(err, profile.ErrBeyond) {
-				return resolved{}, errOf(p.origin, fmt.Errorf("--allow-profile %s: %w", p.profiles[i], err))
+				return resolved{}, errOf(p.origin, fmt.Errorf("--allow-profile %s: %w", p.profiles[j], err))
 			}
-			allowed, allowlist = allowed.Union(ps), true
+			allowed = allowed.Union(ps)
+		}
+		if len(p.allow)+len(p.profiles) > 0 && !allowlist {
+			allowlist, res.origin = true, p.origin
 		}
 		if p.def != nil {
 			def = *p.def
 		}
 	}
-	if allowlist {
-		s = s.Union(bitmap.Allowlist(allowed))
+	for i, p := range r.parts {
+		for j, q := range r.parts {
+			if both := permits[i].Intersect(denies[j]); !both.IsEmpty() {
+				where := ""
+				if q.origin != p.origin {
+					where = " (" + q.origin + ")"
+				}
+				return resolved{}, errOf(p.origin, fmt.Errorf("--permit %s and --deny%s name the same syscalls: say which you mean", names(both, 0), where))
+			}
+		}
 	}
-	res := resolved{set: s, actions: elfnote.Actions{Default: def}}
+	if allowlist {
+		res.allowlist = bitmap.Allowlist(allowed).Difference(res.permit)
+	}
+	res.set = res.denied.Union(res.allowlist)
+	res.actions = elfnote.Actions{Default: def}
 	if hasActions(items) {
 		ov, err := overrides(abi, items, def)
 		if err != nil {
@@ -183,6 +226,33 @@ func (r *request) restrictions(abi bitmap.ABI, errOf func(origin string, err err
 	}
 	r.byABI[abi] = res
 	return res, nil
+}
+
+// narrowing is the check, before any file is written, that an allowlist
+// stamped on top of the allowlist a file carries does not restrict, unasked,
+// syscalls that one allows: restrictions only accumulate, so the result
+// allows only what both allow, and a binary that dies at its first read
+// is not what anyone stamping --allow-profile again has in mind. --narrow
+// says it is; --replace stamps the new allowlist instead; --permit adds to
+// the one there.
+func (st *staged) narrowing() error {
+	res, f := st.res, st.f
+	if st.req.replace || st.req.narrow || res.allowlist.IsEmpty() || !f.Stamped || !f.Set.DenyBeyond() {
+		return nil
+	}
+	before := f.Set.WithABI(f.ABI)
+	newly := res.allowlist.Difference(before).Difference(res.denied)
+	if newly.IsEmpty() {
+		return nil
+	}
+	err := fmt.Errorf("%s: carries an allowlist (it allows %d syscalls), and an allowlist stamped on top of one intersects the two: "+
+		"the result allows only what both allow. This one would newly restrict %d that it allows now: %s. "+
+		"To allow more syscalls: --permit LIST; to stamp this allowlist in its place: --replace; to narrow it so: --narrow",
+		st.name, before.Complement().Len(), newly.Len(), names(newly, 12))
+	if res.origin != "" {
+		return locatedf("%s: %w", res.origin, err)
+	}
+	return usageError{err: err}
 }
 
 // job is one FILE and what is asked of it.
@@ -206,6 +276,7 @@ type job struct {
 type staged struct {
 	job
 	f      *elfnote.File
+	res    resolved        // the request on f's ABI
 	want   bitmap.Set      // what the request restricts on f's ABI
 	acts   elfnote.Actions // with which actions
 	damage error           // the stamp was damaged by a later tool; stamping repairs it
@@ -249,7 +320,7 @@ func (s *settings) prepare(j job, index int) (staged, error) {
 		}
 		return usagef("%s (%s): %w", j.name, f.ABI, err)
 	})
-	st.want, st.acts = res.set, res.actions
+	st.res, st.want, st.acts = res, res.set, res.actions
 	if err == nil && !j.req.hasLists() && j.req.hasAction() {
 		// --action alone: the note's syscalls, with that action.
 		if !f.Stamped && s.mode == modeStamp {
@@ -257,6 +328,9 @@ func (s *settings) prepare(j job, index int) (staged, error) {
 			return st, nil
 		}
 		st.want = f.Set.WithABI(f.ABI)
+	}
+	if err == nil && s.mode == modeStamp {
+		err = st.narrowing()
 	}
 	return st, err
 }
@@ -296,7 +370,11 @@ func (s *settings) finish(st staged) result {
 			r.err = err
 			return r
 		}
-		res, err := elfnote.Stamp(st.name, st.want, elfnote.Options{Replace: st.req.replace, Embed: st.req.embedded(), Actions: st.acts, Output: s.output, DryRun: s.dryRun, ModTime: s.modTime,
+		if st.req.permitOnly() && !st.f.Stamped && st.damage == nil {
+			r.noNote = true // nothing to lift; no note is added for it
+			return r
+		}
+		res, err := elfnote.Stamp(st.name, st.want, elfnote.Options{Replace: st.req.replace, Lift: st.res.permit, Embed: st.req.embedded(), Actions: st.acts, Output: s.output, DryRun: s.dryRun, ModTime: s.modTime,
 			Links: st.links, KeepOtherNames: st.real != "", DirSynced: s.dirSynced()})
 		if err != nil {
 			r.err = err
@@ -304,12 +382,42 @@ func (s *settings) finish(st staged) result {
 		}
 		r.links = st.links
 		r.res, r.repaired = res, st.damage
-		r.warnings = bitmap.Warnings(res.After)
+		r.warnings = warnings(res, st.res.denied, st.req.replace)
+		r.unallowed = unallowed(res, st.res, st.req.replace)
 		if !st.req.replace {
 			r.notTaken = notTaken(st.want, st.acts, res.AfterActions)
 		}
 	}
 	return r
+}
+
+// warnings returns the warnings about a stamp's result: of a deny list,
+// every restriction was asked for by name; of an allowlist, what --deny
+// named and what a deny list stamped before restricted (not what the
+// allowlist leaves out: bitmap.WarningsFor).
+func warnings(res *elfnote.Result, denied bitmap.Set, replace bool) []bitmap.Warning {
+	after := res.After
+	if !after.DenyBeyond() {
+		return bitmap.Warnings(after)
+	}
+	asked := denied.WithABI(after.ABI())
+	if !replace && !res.Before.DenyBeyond() {
+		asked = asked.Union(res.Before)
+	}
+	return bitmap.WarningsFor(after, asked.Intersect(after))
+}
+
+// unallowed returns what the allowlist asked for allows and the result
+// still restricts, because the binary's allowlist restricts it and
+// restrictions only accumulate: an allowlist on top of one cannot allow
+// more (--permit does).
+func unallowed(res *elfnote.Result, rs resolved, replace bool) bitmap.Set {
+	if replace || rs.allowlist.IsEmpty() || !res.Before.DenyBeyond() {
+		return bitmap.Set{}
+	}
+	asked := rs.allowlist.Complement().Difference(rs.denied).WithABI(res.After.ABI())
+	asked.SetDenyBeyond(false)
+	return asked.Intersect(res.After)
 }
 
 // errLeftTree is a target of a policy run whose name no longer leads to
