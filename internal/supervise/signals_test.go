@@ -41,6 +41,11 @@ func superviseInChild() {
 	} else {
 		ws, err = Explain(context.Background(), c, bitmap.NewSet(bitmap.X86_64, 101), bitmap.NewSet(bitmap.X86_64), elfnote.Actions{})
 	}
+	// The subprocess built the victim too (TestMain's cleanup does not
+	// run past Exit): remove it, PROGRAM having ended.
+	if victims.dir != "" {
+		os.RemoveAll(victims.dir)
+	}
 	if err != nil {
 		os.Stderr.WriteString("supervisor: " + err.Error() + "\n")
 		os.Exit(125)
