@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
@@ -22,6 +23,15 @@ func TestOnlyGateLoadsArguments(t *testing.T) {
 		for _, name := range []string{"execve", "execveat"} {
 			for _, nr := range g.Lookup(name) {
 				execNrs[uint32(nr)|g.NrBase()] = true
+			}
+		}
+		if c.opts.StubCalls {
+			// The stub's prctl and seccomp, of the set's ABI.
+			abi := c.set.ABI()
+			for _, name := range []string{"prctl", "seccomp"} {
+				for _, nr := range abi.Lookup(name) {
+					execNrs[uint32(nr)|abi.NrBase()] = true
+				}
 			}
 		}
 		argLoads := 0
@@ -68,11 +78,22 @@ func TestOnlyGateLoadsArguments(t *testing.T) {
 			}
 		}
 		walk(state{})
-		if f.Gated() && argLoads == 0 {
-			t.Errorf("%s: gated filter loads no argument", c.name)
+		if (f.Gated() || f.StubCalls()) && argLoads == 0 {
+			t.Errorf("%s: gated filter, or one with the stub's calls, loads no argument", c.name)
 		}
-		if !f.Gated() && argLoads != 0 {
-			t.Errorf("%s: ungated filter loads %d arguments", c.name, argLoads)
+		if !f.Gated() && !f.StubCalls() && argLoads != 0 {
+			t.Errorf("%s: filter with neither the gate nor the stub's calls loads %d arguments", c.name, argLoads)
+		}
+		stubNrsRestricted := false
+		if c.opts.StubCalls {
+			for _, name := range []string{"prctl", "seccomp"} {
+				for _, nr := range c.set.ABI().Lookup(name) {
+					stubNrsRestricted = stubNrsRestricted || c.set.Has(nr)
+				}
+			}
+		}
+		if f.StubCalls() != stubNrsRestricted {
+			t.Errorf("%s: StubCalls() = %v, want %v (asked %v, prctl or seccomp restricted %v)", c.name, f.StubCalls(), stubNrsRestricted, c.opts.StubCalls, stubNrsRestricted)
 		}
 	}
 }
@@ -129,6 +150,62 @@ func TestGateOnlyWhenNeeded(t *testing.T) {
 		}
 		if got := f.Gated(); got != tt.want {
 			t.Errorf("%s: Build(%v).Gated() = %v, want %v", tt.name, tt.set, got, tt.want)
+		}
+	}
+}
+
+// TestStubNrs checks the numbers of the stub's prctl and seccomp against
+// the syscall tables, and that they are there for exactly the ABIs with a
+// stub.
+func TestStubNrs(t *testing.T) {
+	for _, abi := range bitmap.ABIs {
+		_, err := Build(bitmap.NewSet(abi), Options{StubCalls: true})
+		hasStub := abi == bitmap.X86_64 || abi == bitmap.AARCH64
+		if hasStub != (err == nil) {
+			t.Errorf("Build(%v, StubCalls) = %v; want an error only for an ABI without a stub", abi, err)
+		}
+		if !hasStub {
+			if !errors.Is(err, ErrABI) {
+				t.Errorf("Build(%v, StubCalls) = %v, want ErrABI", abi, err)
+			}
+			continue
+		}
+		for name, got := range map[string]uint32{"prctl": stubNrs[abi].prctl, "seccomp": stubNrs[abi].seccomp} {
+			if nrs := abi.Lookup(name); len(nrs) != 1 || uint32(nrs[0]) != got {
+				t.Errorf("stubNrs[%v].%s = %d; the table says %v", abi, name, got, nrs)
+			}
+		}
+	}
+}
+
+// TestStubCallsOnlyWhenNeeded pins that the stub's checks are compiled in
+// exactly when the set restricts prctl or seccomp, and that a filter
+// without them is the same program as one never asked for them.
+func TestStubCallsOnlyWhenNeeded(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		set  bitmap.Set
+		want bool
+	}{
+		{"neither", bitmap.NewSet(bitmap.X86_64, 101), false},
+		{"prctl", bitmap.NewSet(bitmap.X86_64, 157), true},
+		{"seccomp", bitmap.NewSet(bitmap.X86_64, 317), true},
+		{"aarch64 both", bitmap.NewSet(bitmap.AARCH64, 167, 277), true},
+		{"aarch64, x86_64's numbers", bitmap.NewSet(bitmap.AARCH64, 157, 317), false},
+	} {
+		with, err := Build(tt.set, Options{StubCalls: true})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		without, err := Build(tt.set, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if with.StubCalls() != tt.want {
+			t.Errorf("%s: Build(%v, StubCalls).StubCalls() = %v, want %v", tt.name, tt.set, with.StubCalls(), tt.want)
+		}
+		if same := with.String() == without.String(); same == tt.want {
+			t.Errorf("%s: with and without StubCalls the same program: %v, want %v", tt.name, same, !tt.want)
 		}
 	}
 }

@@ -43,6 +43,24 @@ type Options struct {
 	// process with a genuine seccomp SIGSYS.
 	Sentinel bool
 
+	// StubCalls lets the start-up stub of an embedded program (SPEC
+	// section 5, docs/embed.md) make its two calls under this filter
+	// although the set restricts them: exactly
+	//
+	//	prctl(PR_SET_NO_NEW_PRIVS, 1, ...)
+	//	seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, ...)
+	//
+	// of the set's ABI, both arguments compared in full; any other prctl
+	// or seccomp gets the action. Both calls can only restrict the
+	// process further: no_new_privs cannot be unset, and a filter stacks
+	// on this one, the most severe action winning (without
+	// SECCOMP_FILTER_FLAG_SPEC_ALLOW, which would turn a speculation
+	// mitigation off, or _NEW_LISTENER). Each check is compiled in only
+	// when the set restricts its number (Program.StubCalls), and only
+	// those numbers' paths load arguments. x86_64 and aarch64, the ABIs
+	// with a stub; any other is ErrABI.
+	StubCalls bool
+
 	// Overrides gives some restricted syscalls another action than the
 	// default: number (of the set's ABI, 0..511) to action. Each number
 	// must be in the set (ErrOverride): an override never restricts a
@@ -56,6 +74,15 @@ type Options struct {
 	// which holds one, stays in its allocation size class;
 	// TestProgramSize.)
 	Overrides map[int]Action
+}
+
+// stubNrs are the numbers of prctl and seccomp of each ABI that has a
+// start-up stub (arch/x86/entry/syscalls/syscall_64.tbl,
+// include/uapi/asm-generic/unistd.h; TestStubNrs checks them against
+// bitmap's tables): constants, for the same reason as execveatNrs.
+var stubNrs = [...]struct{ prctl, seccomp uint32 }{
+	bitmap.X86_64:  {157, 317},
+	bitmap.AARCH64: {167, 277},
 }
 
 // execveatNrs is each ABI's execveat, as the kernel's syscall tables number
@@ -84,13 +111,15 @@ func execveatNr(abi bitmap.ABI) (uint32, bool) {
 //  1. seccomp_data.arch is not the set's ABI's audit arch: action;
 //  2. Options.Sentinel: the sentinel number gets KILL_PROCESS;
 //  3. Options.Gate: the exec gate, on the loader's execveat only;
+//     Options.StubCalls: the start-up stub's prctl and seccomp, on those
+//     numbers only;
 //  4. x86_64: nr >= 0x40000000 (the x32 bit): action; x32: nr without the
 //     x32 bit: action, and the bit is stripped for what follows;
 //  5. nr >= 512: action if set.DenyBeyond(), else allow;
 //  6. nr in set: action, else allow.
 //
-// Every path but the gate's loads only arch and nr, so the kernel's action
-// cache serves every allowed syscall.
+// Every path but the gate's and the stub calls' loads only arch and nr, so
+// the kernel's action cache serves every allowed syscall.
 //
 // Build is pure: its result depends on set and opts alone, on every OS
 // and architecture. The gate's and the sentinel's values are placeholders
@@ -169,7 +198,28 @@ func decide(p *Program, w *words) (root node, err error) {
 		body = jset(bitmap.X32SyscallBit, and(^uint32(bitmap.X32SyscallBit), body), act)
 	}
 
-	// Step 3, the exec gate.
+	// Step 3, the start-up stub's calls (Options.StubCalls), then the exec
+	// gate: each tested on its own number only, before the bitmap.
+	afterNr := body
+	if opts.StubCalls {
+		if int(abi) >= len(stubNrs) || stubNrs[abi].prctl == 0 {
+			return nil, fmt.Errorf("%w: no start-up stub for ABI %v", ErrABI, abi)
+		}
+		// Any other call of the number gets what it would get without
+		// the check: the default, or the number's override.
+		nrs, arch := stubNrs[abi], abi.AuditArch()
+		if set.Has(int(nrs.seccomp)) {
+			no := ret(ungated(set, opts, arch, nrs.seccomp))
+			afterNr = jeq(nrs.seccomp, args01(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, no), afterNr)
+			p.stub = true
+		}
+		if set.Has(int(nrs.prctl)) {
+			no := ret(ungated(set, opts, arch, nrs.prctl))
+			afterNr = jeq(nrs.prctl, args01(PR_SET_NO_NEW_PRIVS, 1, no), afterNr)
+			p.stub = true
+		}
+	}
+
 	var gate node // nil: no gate
 	var gateNr, gateArch uint32
 	if opts.Gate {
@@ -199,9 +249,8 @@ func decide(p *Program, w *words) (root node, err error) {
 
 	// Steps 1 to 3.
 	arch := abi.AuditArch()
-	afterNr := body
 	if gate != nil && gateArch == arch {
-		afterNr = jeq(gateNr, gate, body)
+		afterNr = jeq(gateNr, gate, afterNr)
 	}
 	if opts.Sentinel {
 		afterNr = slotJeq(slotSentinel, w.sentinel, ret(SECCOMP_RET_KILL_PROCESS), afterNr)
@@ -214,6 +263,18 @@ func decide(p *Program, w *words) (root node, err error) {
 		otherArch = jeq(gateArch, load(offNr, jeq(gateNr, gate, act)), act)
 	}
 	return load(offArch, jeq(arch, load(offNr, afterNr), otherArch)), nil
+}
+
+// args01 allows a syscall whose args[0] is a0 and args[1] is a1, each
+// compared in full (both 32-bit halves), and gives every other call no.
+func args01(a0, a1 uint32, no node) node {
+	return load(offArgLo(0), jeq(a0,
+		load(offArgHi(0), jeq(0,
+			load(offArgLo(1), jeq(a1,
+				load(offArgHi(1), jeq(0, ret(SECCOMP_RET_ALLOW), no)),
+				no)),
+			no)),
+		no))
 }
 
 // needGate reports whether the loader's execveat would not be plainly

@@ -1,9 +1,10 @@
 package filter
 
 // Kernel constants, spelled as in include/uapi/linux/seccomp.h,
-// include/uapi/linux/filter.h and include/uapi/linux/fcntl.h. They are
-// defined here rather than taken from golang.org/x/sys/unix so that this
-// package, which is pure, compiles and is tested on every OS.
+// include/uapi/linux/filter.h, include/uapi/linux/fcntl.h and
+// include/uapi/linux/prctl.h. They are defined here rather than taken from
+// golang.org/x/sys/unix so that this package, which is pure, compiles and
+// is tested on every OS.
 const (
 	SECCOMP_RET_KILL_PROCESS = 0x80000000
 	SECCOMP_RET_KILL_THREAD  = 0x00000000
@@ -18,6 +19,12 @@ const (
 
 	// AT_EMPTY_PATH is the execveat flag of the exec gate.
 	AT_EMPTY_PATH = 0x1000
+
+	// The arguments of the start-up stub's calls (Options.StubCalls;
+	// include/uapi/linux/prctl.h, include/uapi/linux/seccomp.h).
+	PR_SET_NO_NEW_PRIVS       = 38
+	SECCOMP_SET_MODE_FILTER   = 1
+	SECCOMP_FILTER_FLAG_TSYNC = 1
 )
 
 // Offsets in struct seccomp_data (include/uapi/linux/seccomp.h):

@@ -36,6 +36,7 @@ func TestGolden(t *testing.T) {
 		{"arm-empty", bitmap.NewSet(bitmap.ARM), Options{Action: Log()}, Values{}},
 		{"x86_64-overrides", bitmap.NewSet(bitmap.X86_64, 56, 59, 101, 322, 435),
 			Options{Gate: true, GateABI: bitmap.X86_64, Overrides: map[int]Action{435: Errno(38), 101: Errno(1), 322: Errno(1)}}, gateVals},
+		{"x86_64-stub-calls", bitmap.NewSet(bitmap.X86_64, 101, 157, 317, 322), Options{Gate: true, GateABI: bitmap.X86_64, StubCalls: true}, gateVals},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -65,6 +65,20 @@ func model(set bitmap.Set, opts Options, v Values, d data) uint32 {
 	if gate && d.arch == gateArch && nr == gateNr {
 		return gateCheck()
 	}
+	// The start-up stub's two calls, with exactly its arguments, whatever
+	// the set says of their numbers.
+	if opts.StubCalls {
+		switch {
+		case abi == bitmap.X86_64 && nr == 157, abi == bitmap.AARCH64 && nr == 167: // prctl
+			if d.args[0] == PR_SET_NO_NEW_PRIVS && d.args[1] == 1 {
+				return SECCOMP_RET_ALLOW
+			}
+		case abi == bitmap.X86_64 && nr == 317, abi == bitmap.AARCH64 && nr == 277: // seccomp
+			if d.args[0] == SECCOMP_SET_MODE_FILTER && d.args[1] == SECCOMP_FILTER_FLAG_TSYNC {
+				return SECCOMP_RET_ALLOW
+			}
+		}
+	}
 	switch abi {
 	case bitmap.X86_64:
 		if nr >= 0x40000000 {
@@ -214,11 +228,34 @@ func cases(t testing.TB) []filterCase {
 				}
 			}
 			cs = append(cs, filterCase{fmt.Sprintf("%v/%s/%v/gate", abi, name, act), set, gated, vals})
-			if ov := overrides(abi, set, act, r); ov != nil {
+			ov := overrides(abi, set, act, r)
+			if ov != nil {
 				o := Options{Action: act, GateABI: bitmap.X86_64, Overrides: ov}
 				cs = append(cs, filterCase{fmt.Sprintf("%v/%s/%v/overrides", abi, name, act), set, o, Values{}})
 				o.Gate = true
 				cs = append(cs, filterCase{fmt.Sprintf("%v/%s/%v/overrides/gate", abi, name, act), set, o, vals})
+			}
+			if abi == bitmap.X86_64 || abi == bitmap.AARCH64 {
+				stub := Options{Action: act, GateABI: bitmap.X86_64, StubCalls: true}
+				cs = append(cs, filterCase{fmt.Sprintf("%v/%s/%v/stub", abi, name, act), set, stub, Values{}})
+				stub.Gate = true
+				cs = append(cs, filterCase{fmt.Sprintf("%v/%s/%v/gate+stub", abi, name, act), set, stub, vals})
+				if ov != nil {
+					stub.Overrides = ov
+					cs = append(cs, filterCase{fmt.Sprintf("%v/%s/%v/overrides/gate+stub", abi, name, act), set, stub, vals})
+				}
+				// Overrides on the stub's own numbers: any other call of
+				// them gets the override.
+				own := map[int]Action{}
+				for _, nr := range []uint32{stubNrs[abi].prctl, stubNrs[abi].seccomp} {
+					if set.Has(int(nr)) {
+						own[int(nr)] = actions[(i+int(nr))%len(actions)]
+					}
+				}
+				if len(own) > 0 {
+					stub.Overrides = own
+					cs = append(cs, filterCase{fmt.Sprintf("%v/%s/%v/stub-overrides/gate+stub", abi, name, act), set, stub, vals})
+				}
 			}
 		}
 	}
@@ -320,8 +357,45 @@ func inputs(c filterCase) []data {
 				ds = append(ds, data{arch: arch, nr: nr, args: args})
 			}
 		}
+		// The stub's calls: right and wrong arguments, for prctl and
+		// seccomp of x86_64 and aarch64 (and those numbers' x32 and
+		// other-ABI aliases), on every arch.
+		for _, nr := range []uint32{157, 317, 167, 277, 157 | bitmap.X32SyscallBit, 317 | bitmap.X32SyscallBit} {
+			for _, args := range stubArgs {
+				ds = append(ds, data{arch: arch, nr: nr, args: args})
+			}
+		}
 	}
 	return ds
+}
+
+// stubArgs are the arguments the model test gives prctl and seccomp: the
+// stub's own, each half of each wrong, and the calls that would loosen
+// (SECCOMP_FILTER_FLAG_SPEC_ALLOW, _NEW_LISTENER, _LOG) or read instead of
+// set.
+var stubArgs = [][6]uint64{
+	{PR_SET_NO_NEW_PRIVS, 1},             // prctl's, seccomp: wrong op
+	{PR_SET_NO_NEW_PRIVS, 1, 7, 7, 7, 7}, // the kernel refuses args 3-5; the filter does not look
+	{PR_SET_NO_NEW_PRIVS | 1<<32, 1},     // the kernel reads an int; the filter wants it all
+	{PR_SET_NO_NEW_PRIVS, 1 | 1<<32},
+	{PR_SET_NO_NEW_PRIVS, 0},
+	{PR_SET_NO_NEW_PRIVS, 2},
+	{39, 0}, // PR_GET_NO_NEW_PRIVS
+	{22, 2}, // PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+	{4, 1},  // PR_SET_DUMPABLE
+	{SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, 0x7fff0000}, // the stub's seccomp
+	{SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC | 1<<32},
+	{SECCOMP_SET_MODE_FILTER | 1<<32, SECCOMP_FILTER_FLAG_TSYNC},
+	{SECCOMP_SET_MODE_FILTER, 0},
+	{SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC | 4}, // | SPEC_ALLOW
+	{SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC | 8}, // | NEW_LISTENER
+	{SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC | 2}, // | LOG
+	{SECCOMP_SET_MODE_FILTER, 4},
+	{0, SECCOMP_FILTER_FLAG_TSYNC}, // SECCOMP_SET_MODE_STRICT
+	{2, 0},                         // SECCOMP_GET_ACTION_AVAIL
+	{3, 0},                         // SECCOMP_GET_NOTIF_SIZES
+	{1 << 32, 1},
+	{},
 }
 
 // TestModel runs every filter of cases in golang.org/x/net/bpf's VM on

@@ -19,6 +19,7 @@ type Program struct {
 	opts Options
 
 	gate     bool // the gate is compiled in
+	stub     bool // a check of Options.StubCalls is compiled in
 	rendered bool // Render wrote values in
 	slots    slots
 
@@ -48,6 +49,11 @@ func (p *Program) Action() Action { return p.opts.Action }
 // Gated reports whether the program holds the exec gate: Options.Gate was
 // given and the loader's execveat would otherwise not be allowed.
 func (p *Program) Gated() bool { return p.gate }
+
+// StubCalls reports whether the program lets the start-up stub's prctl or
+// seccomp through: Options.StubCalls was given and the set restricts at
+// least one of them.
+func (p *Program) StubCalls() bool { return p.stub }
 
 // Bytes returns the program as the kernel takes it: struct sock_filter
 // records (u16 code, u8 jt, u8 jf, u32 k), 8 bytes each, in little-endian
