@@ -35,7 +35,11 @@ const (
 	exitExec  = 126
 )
 
-var childFilter, isChild = os.LookupEnv(envChild)
+var (
+	childFilter, installsFilters = os.LookupEnv(envChild)
+	childPolicy, enforcesPolicy  = os.LookupEnv(envPolicy)
+	isChild                      = installsFilters || enforcesPolicy
+)
 
 func init() {
 	if isChild {
@@ -55,7 +59,10 @@ func init() {
 //
 // Between the filter and the exec the child runs Go code that may make
 // syscalls (allocation, preemption); the tracer lets every syscall of the
-// child through until PROGRAM's exec, and none of them are recorded.
+// child through until PROGRAM's exec, and none of them are recorded. An
+// Enforce child instead compiles the loader's filter and installs it as
+// the loader does (enforce.Exec), with no Go code between the filter and
+// the exec.
 func Init() {
 	if !isChild {
 		return
@@ -74,15 +81,18 @@ func Init() {
 	if err := unix.Tgkill(unix.Getpid(), unix.Gettid(), unix.SIGSTOP); err != nil {
 		fail(exitSetup, "supervised child: tgkill: %v", err)
 	}
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, envChild+"=") && !strings.HasPrefix(kv, envPath+"=") && !strings.HasPrefix(kv, envPolicy+"=") {
+			env = append(env, kv)
+		}
+	}
+	if enforcesPolicy {
+		enforceChild(childPolicy, env, fail)
+	}
 	filters, err := decodeFilters(childFilter)
 	if err != nil {
 		fail(exitSetup, "supervised child: bad filter in $%s: %v", envChild, err)
-	}
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, envChild+"=") && !strings.HasPrefix(kv, envPath+"=") {
-			env = append(env, kv)
-		}
 	}
 	argv, err := cstrings(os.Args)
 	if err != nil {

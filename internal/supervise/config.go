@@ -30,4 +30,20 @@ type Config struct {
 	// Launcher is the executable started as the supervised child; it must
 	// call Init first thing. Empty means /proc/self/exe.
 	Launcher string
+	// Stub, for an embedded PROGRAM (SPEC section 5), is its start-up
+	// stub: at PROGRAM's exec the supervisor makes it start at its
+	// original entry point instead, so that the supervisor's filter, which
+	// enforces the same note, decides every syscall (docs/embed.md).
+	// Requires File. Nil for any other PROGRAM.
+	Stub *Stub
+}
+
+// Stub is where an embedded program's start-up stub is and where it would
+// jump: what the loader read from the NT_SYSRESTRICT_EMBED note and
+// checked against the file.
+type Stub struct {
+	Addr    uint64 // the stub's p_vaddr, unbiased: the program's e_entry
+	Entry   uint64 // the original e_entry, where the stub jumps
+	Payload []byte // the stub's bytes, as the file holds them
+	Fixed   bool   // ET_EXEC: loaded at its p_vaddr, no load bias
 }

@@ -16,6 +16,12 @@ var (
 	// supervision: only Linux does.
 	ErrUnsupported = errors.New("supervision needs Linux")
 
+	// ErrStub: an embedded program's start-up stub could not be skipped
+	// at its exec exactly as the note says (the memory at AT_ENTRY is not
+	// the stub, the registers or the auxiliary vector are not what the
+	// kernel leaves); the program was killed before any of it ran.
+	ErrStub = errors.New("cannot skip the start-up stub")
+
 	// ErrArch: this host architecture has no supervisor support (the
 	// tracer must rewrite syscall numbers, which is per architecture).
 	ErrArch = errors.New("supervision is not supported on this architecture")

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
@@ -43,6 +42,10 @@ import (
 // the supervisor's place (ptrace, clone with CLONE_UNTRACED, a seccomp
 // listener of its own: tracerFilter), which are reported and killed.
 //
+// An embedded PROGRAM (c.Stub) starts at its original entry point, not at
+// its start-up stub, whose own filter would kill before the supervisor
+// could explain (the most severe action of all filters wins).
+//
 // It returns PROGRAM's wait status for the caller to pass on (see Exit).
 func Explain(ctx context.Context, c Config, note, deny bitmap.Set, act elfnote.Actions) (unix.WaitStatus, error) {
 	abi := note.ABI()
@@ -52,7 +55,10 @@ func Explain(ctx context.Context, c Config, note, deny bitmap.Set, act elfnote.A
 	// errnoFilter answers, 4,095 of them from base + 1, above it.
 	sentinel := 0x10000000 | rand.Uint32N(0x0fffffff)
 	base := 0x20000000 | rand.Uint32N(0x1ffff)<<12
-	f, err := filter.Build(set, filter.Options{Action: filter.Trace(0), Sentinel: true})
+	// An embedded PROGRAM's stub is skipped at its exec (c.Stub), and this
+	// filter enforces its note; as under the loader it lets the stubs of
+	// embedded programs PROGRAM starts make their two calls (StubCalls).
+	f, err := filter.Build(set, filter.Options{Action: filter.Trace(0), Sentinel: true, StubCalls: c.Stub != nil})
 	if err == nil {
 		err = f.Render(filter.Values{Sentinel: sentinel})
 	}
@@ -111,7 +117,7 @@ func Explain(ctx context.Context, c Config, note, deny bitmap.Set, act elfnote.A
 	// The loader's own execveat of PROGRAM, if the set restricts it, stops
 	// too; the tracer lets every stop before PROGRAM's exec pass: the
 	// supervisor is the exec gate, no secret is needed.
-	return run(ctx, c, [][]bpf.RawInstruction{f.Instructions(), kill, errnos, tracers}, h, nil)
+	return run(ctx, c, installing(f.Instructions(), kill, errnos, tracers), h, nil)
 }
 
 // actionOf returns the action the enforcing filter of set with the

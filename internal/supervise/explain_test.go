@@ -195,7 +195,7 @@ func TestSkipIsNotKill(t *testing.T) {
 	}
 	out, read := capture(t)
 	skip := func(pid int, _ *tracee, _ syscallInfo) error { return setSyscallNr(pid, 0xffffffff) }
-	ws, err := run(context.Background(), Config{Path: bin, Argv: []string{bin}, Stdout: out}, [][]bpf.RawInstruction{f.Instructions()}, skip, nil)
+	ws, err := run(context.Background(), Config{Path: bin, Argv: []string{bin}, Stdout: out}, installing(f.Instructions()), skip, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"time"
 
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
@@ -67,7 +66,7 @@ func Record(ctx context.Context, c Config) (*profile.Profile, unix.WaitStatus, e
 		return nil
 	}
 	started := func(exe string) { rec.Executable = exe }
-	ws, err := run(ctx, c, [][]bpf.RawInstruction{filter, kill}, h, started)
+	ws, err := run(ctx, c, installing(filter, kill), h, started)
 	if err != nil {
 		return nil, ws, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 	"github.com/sysrestrict/sysrestrict/pkg/elfnote"
+	"github.com/sysrestrict/sysrestrict/pkg/filter"
 	"github.com/sysrestrict/sysrestrict/pkg/profile"
 )
 
@@ -35,6 +36,11 @@ func Learn(ctx context.Context, c Config, profilePath string) (WaitStatus, error
 
 // Explain fails: supervision needs Linux (seccomp and ptrace).
 func Explain(ctx context.Context, c Config, note, deny bitmap.Set, act elfnote.Actions) (WaitStatus, error) {
+	return *new(WaitStatus), unsupported()
+}
+
+// Enforce fails: supervision needs Linux (seccomp and ptrace).
+func Enforce(ctx context.Context, c Config, set bitmap.Set, opts filter.Options) (WaitStatus, error) {
 	return *new(WaitStatus), unsupported()
 }
 

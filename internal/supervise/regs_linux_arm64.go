@@ -21,3 +21,25 @@ func setSyscallNr(pid int, nr uint32) error {
 	}
 	return nil
 }
+
+// entryRegs returns the program counter and stack pointer of a tracee
+// stopped at its exec (the stub skip, stub_linux.go): PTRACE_GETREGSET
+// with NT_PRSTATUS, struct user_pt_regs. Not run by the test suite on
+// this project's x86_64 machines (qemu-user cannot be traced).
+func entryRegs(pid int) (pc, sp uint64, err error) {
+	var regs unix.PtraceRegs
+	if err := unix.PtraceGetRegs(pid, &regs); err != nil {
+		return 0, 0, err
+	}
+	return regs.Pc, regs.Sp, nil
+}
+
+// setPC sets the program counter of a stopped tracee.
+func setPC(pid int, pc uint64) error {
+	var regs unix.PtraceRegs
+	if err := unix.PtraceGetRegs(pid, &regs); err != nil {
+		return err
+	}
+	regs.Pc = pc
+	return unix.PtraceSetRegs(pid, &regs)
+}

@@ -77,14 +77,28 @@ type tracee struct {
 // change the tracee's registers; the tracer resumes it afterwards.
 type handler func(pid int, t *tracee, si syscallInfo) error
 
-// run starts the supervised child with filters (installed in order),
-// traces it and every thread and child it makes until the last one is
-// gone, and returns PROGRAM's wait status. started, if not nil, is called
-// at PROGRAM's exec.
+// setup is what the supervised child does before it executes PROGRAM:
+// env, NAME=VALUE, is the variable that tells it (Init). With detach, the
+// supervisor stops tracing PROGRAM at its exec (Enforce).
+type setup struct {
+	env    string
+	detach bool
+}
+
+// installing returns the setup of a child that installs filters, in order,
+// and executes PROGRAM (Learn, Explain).
+func installing(filters ...[]bpf.RawInstruction) setup {
+	return setup{env: envChild + "=" + encodeFilters(filters...)}
+}
+
+// run starts the supervised child with its setup, traces it and every
+// thread and child it makes until the last one is gone (or, with
+// su.detach, until PROGRAM's exec, then waits for it), and returns
+// PROGRAM's wait status. started, if not nil, is called at PROGRAM's exec.
 //
 // It waits with wait4(-1, __WALL): the caller must not have other children
 // that it waits for while run runs.
-func run(ctx context.Context, c Config, filters [][]bpf.RawInstruction, h handler, started func(exe string)) (unix.WaitStatus, error) {
+func run(ctx context.Context, c Config, su setup, h handler, started func(exe string)) (unix.WaitStatus, error) {
 	type result struct {
 		ws  unix.WaitStatus
 		err error
@@ -96,7 +110,7 @@ func run(ctx context.Context, c Config, filters [][]bpf.RawInstruction, h handle
 		// without unlocking, the thread exits, and PTRACE_O_EXITKILL
 		// kills whatever tracee is left, so nothing runs unsupervised.
 		runtime.LockOSThread()
-		ws, err := trace(ctx, c, filters, h, started)
+		ws, err := trace(ctx, c, su, h, started)
 		if err == nil || errors.Is(err, ErrNotStarted) {
 			runtime.UnlockOSThread()
 		}
@@ -109,14 +123,14 @@ func run(ctx context.Context, c Config, filters [][]bpf.RawInstruction, h handle
 // trace starts the child, passes the signals the supervisor gets on to it
 // (forwardSignals) and follows every tracee until the last is gone
 // (tracer.loop).
-func trace(ctx context.Context, c Config, filters [][]bpf.RawInstruction, h handler, started func(exe string)) (unix.WaitStatus, error) {
-	pid, err := start(c, filters)
+func trace(ctx context.Context, c Config, su setup, h handler, started func(exe string)) (unix.WaitStatus, error) {
+	pid, err := start(c, su.env)
 	if err != nil {
 		return 0, err
 	}
 	fwd := forwardSignals(pid)
 	defer fwd.stop()
-	t := &tracer{h: h, started: started, pid: pid, fwd: fwd, live: map[int]*tracee{pid: {root: true}}}
+	t := &tracer{h: h, started: started, pid: pid, fwd: fwd, live: map[int]*tracee{pid: {root: true}}, stub: c.Stub, detach: su.detach}
 	defer context.AfterFunc(ctx, t.killAll)()
 	ws, err := t.loop()
 	if err != nil {
@@ -125,11 +139,15 @@ func trace(ctx context.Context, c Config, filters [][]bpf.RawInstruction, h hand
 	return ws, ctx.Err()
 }
 
-// start starts c.Launcher as the supervised child with filters in its
-// environment, attaches to it and lets it go on: it installs the filters
-// and executes PROGRAM (Init). It returns the child's pid.
-func start(c Config, filters [][]bpf.RawInstruction) (int, error) {
-	env := append(append([]string(nil), c.Env...), envChild+"="+encodeFilters(filters...))
+// start starts c.Launcher as the supervised child with its setup, the
+// variable setupEnv, in its environment, attaches to it and lets it go
+// on: it installs its filters and executes PROGRAM (Init). It returns the
+// child's pid.
+func start(c Config, setupEnv string) (int, error) {
+	if c.Stub != nil && c.File == nil {
+		return 0, errors.New("an embedded program's stub can be skipped only in the file the caller opened (Config.File)")
+	}
+	env := append(append([]string(nil), c.Env...), setupEnv)
 	prog := c.File
 	if prog == nil {
 		// Only to hold descriptor 3; the child executes c.Path by name.
@@ -198,6 +216,9 @@ type tracer struct {
 	rootDone    bool
 	armed       bool // the child's own SIGSTOP seen
 	programRuns bool
+
+	stub   *Stub // PROGRAM's start-up stub, skipped at its exec (Config.Stub)
+	detach bool  // stop tracing PROGRAM at its exec (Enforce)
 }
 
 // killAll kills every tracee: the context ended.
@@ -283,6 +304,19 @@ func (t *tracer) onExit(wpid int, ws unix.WaitStatus) {
 func (t *tracer) onStop(wpid int, tr *tracee, ws unix.WaitStatus) (deliver int, resume bool, err error) {
 	sig := ws.StopSignal()
 	event := int(ws) >> 16 // the PTRACE_EVENT_* of the stop, or 0 (for any signal; TrapCause is -1 unless SIGTRAP)
+	if t.detach && t.programRuns {
+		// Detached at its exec (Enforce), PROGRAM stops here only if
+		// it made the supervisor its tracer again (PTRACE_TRACEME):
+		// let go of it again, passing on the signal it stopped with.
+		if event != 0 {
+			sig = 0
+		}
+		t.forget(wpid)
+		if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_DETACH, uintptr(wpid), 0, uintptr(sig), 0, 0); e != 0 && e != unix.ESRCH {
+			return 0, false, fmt.Errorf("ptrace(PTRACE_DETACH, %d): %w", wpid, e)
+		}
+		return 0, false, nil
+	}
 	if wpid == t.pid && event != unix.PTRACE_EVENT_STOP {
 		t.fwd.programStopped(false) // it runs: it made a syscall, got a signal, ...
 	}
@@ -297,7 +331,8 @@ func (t *tracer) onStop(wpid int, tr *tracee, ws unix.WaitStatus) (deliver int, 
 		// (one before is the launcher's own exec, racing the seize).
 		t.armed = true
 	case sig == unix.SIGTRAP && event == unix.PTRACE_EVENT_EXEC:
-		t.onExec(wpid, tr)
+		resume, err := t.onExec(wpid, tr)
+		return 0, resume, err
 	case event == unix.PTRACE_EVENT_STOP:
 		return t.onEventStop(wpid, sig)
 	case sig == unix.SIGTRAP && event != 0:
@@ -345,20 +380,41 @@ func (t *tracer) onFork(wpid int, tr *tracee) {
 }
 
 // onExec notes what a tracee now runs; the supervised child's first exec
-// once armed is PROGRAM's.
-func (t *tracer) onExec(wpid int, tr *tracee) {
+// once armed is PROGRAM's. There the stub of an embedded PROGRAM is
+// skipped (a failure kills PROGRAM before it runs), and with detach the
+// tracer lets go of it. It returns whether to resume the tracee.
+func (t *tracer) onExec(wpid int, tr *tracee) (resume bool, err error) {
 	// After an exec by a non-leader thread, wpid is the thread group id
 	// and the message the thread's former id.
 	if msg, err := unix.PtraceGetEventMsg(wpid); err == nil && int(msg) != wpid {
 		t.forget(int(msg))
 	}
 	tr.exe, _ = os.Readlink("/proc/" + strconv.Itoa(wpid) + "/exe")
-	if wpid == t.pid && t.armed && !t.programRuns {
-		t.programRuns = true
-		if t.started != nil {
-			t.started(tr.exe)
+	if wpid != t.pid || !t.armed || t.programRuns {
+		return true, nil
+	}
+	t.programRuns = true
+	if t.started != nil {
+		t.started(tr.exe)
+	}
+	if t.stub != nil {
+		if err := skipStub(wpid, t.stub); err != nil {
+			unix.Kill(wpid, unix.SIGKILL)
+			return false, fmt.Errorf("%w: %s: %v; it was killed before it ran", ErrStub, tr.exe, err)
 		}
 	}
+	if t.detach {
+		// PROGRAM runs on its own from here, under the filter its
+		// launcher installed; it stays the supervisor's child, and
+		// wait4 reports its end.
+		if err := unix.PtraceDetach(wpid); err != nil {
+			unix.Kill(wpid, unix.SIGKILL)
+			return false, fmt.Errorf("ptrace(PTRACE_DETACH, %d): %w", wpid, err)
+		}
+		t.forget(wpid)
+		return false, nil
+	}
+	return true, nil
 }
 
 // onEventStop answers a seized tracee's stop that is no signal to
