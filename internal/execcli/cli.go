@@ -95,6 +95,7 @@ type Plan struct {
 
 	Argv, Env []string
 	Learn     string // --learn FILE
+	Explain   bool   // --explain
 	Verbose   bool
 	Stderr    io.Writer
 }
@@ -125,6 +126,13 @@ func Run(args, env []string, stdout, stderr io.Writer) int {
 			return Supervisor(p)
 		case o.dump != "":
 			err = dump(p, o.dump, stdout)
+		case p.skipsStub() && Supervisor == nil:
+			// An embedded program with another action than kill
+			// (embed.go): the supervisor reads it again and runs it.
+			p.File.Close()
+			err = execSupervisor(args, env)
+		case p.skipsStub():
+			return Supervisor(p)
 		default:
 			err = run(p)
 		}
@@ -148,7 +156,9 @@ func prepare(o *options, env []string, stderr io.Writer) (*Plan, error) {
 	}
 	switch {
 	case o.learn != "":
-		return p, nil // runs unrestricted: no note needed
+		// Runs unrestricted: no note needed, but an embedded program
+		// would restrict itself.
+		return p, refuseLearn(p)
 	case p.Kind == KindScript:
 		if err := notELF(o, p); err != nil {
 			return nil, err
@@ -183,6 +193,7 @@ func resolve(o *options, env []string, stderr io.Writer) (*Plan, error) {
 		Argv:        append([]string{o.program}, o.args...),
 		Env:         env,
 		Learn:       o.learn,
+		Explain:     o.explain,
 		Verbose:     o.verbose,
 		Stderr:      stderr,
 	}
@@ -223,6 +234,11 @@ func readNote(o *options, p *Plan) error {
 	}
 	if err := kernelReads(p); err != nil {
 		return err
+	}
+	if p.embedded() {
+		if err := verifyStub(p); err != nil {
+			return err
+		}
 	}
 	if !p.ELF.Stamped && o.require {
 		return failWith(ExitCannotRun, elfnote.ErrNoNote, p.Path, ": carries no sysrestrict note and --require was given;",

@@ -28,6 +28,10 @@ var (
 	victim  string // path of the built victim
 	escape  string // path of the built testdata/victims/escape.c
 	signals string // path of the built testdata/victims/learn/signals.c
+	// victimStatic is the victim linked statically (-static), for the
+	// tests of embedded programs (embed_test.go), which start at the stub
+	// with no interpreter before it.
+	victimStatic string
 	// skipReason says why the real-kernel tests cannot run.
 	skipReason string
 )
@@ -66,6 +70,11 @@ func build(dir string) error {
 	out, err = exec.Command(cc, "-O2", "-pthread", "-o", victim, src).CombinedOutput()
 	if err != nil {
 		return errors.New("cc victim.c: " + err.Error() + ": " + string(out))
+	}
+	victimStatic = filepath.Join(dir, "victim-static")
+	out, err = exec.Command(cc, "-O2", "-static", "-pthread", "-o", victimStatic, src).CombinedOutput()
+	if err != nil {
+		return errors.New("cc -static victim.c: " + err.Error() + ": " + string(out))
 	}
 	escape = filepath.Join(dir, "escape")
 	src, _ = filepath.Abs("../../testdata/victims/escape.c")

@@ -19,7 +19,7 @@ func program(p *Plan) (*filter.Program, error) {
 	if err != nil {
 		return nil, failWith(ExitUsage, err, err.Error())
 	}
-	f, err := filter.Build(p.Set, filter.Options{Action: p.Actions.Default, Overrides: p.Actions.Overrides, Gate: true, GateABI: enforce.NativeABI()})
+	f, err := filter.Build(p.Set, filter.Options{Action: p.Actions.Default, Overrides: p.Actions.Overrides, Gate: true, GateABI: enforce.NativeABI(), StubCalls: p.embedded()})
 	if err == nil {
 		err = f.Render(filter.Values{Secret: secret, Fd: p.File.Fd})
 	}
@@ -61,6 +61,10 @@ func run(p *Plan) error {
 	}
 	if p.Verbose {
 		io.WriteString(p.Stderr, describeLandlock(p.Path)+"\n")
+		if p.embedded() {
+			io.WriteString(p.Stderr, tool+": "+p.Path+": embedded: its start-up stub installs the note's filter too, stacked on this one;"+
+				" this one lets the stub's prctl(PR_SET_NO_NEW_PRIVS, 1) and seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC) through\n")
+		}
 	}
 	f, err := program(p)
 	if err != nil {

@@ -12,21 +12,30 @@ package supervisecli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 
 	"github.com/sysrestrict/sysrestrict/internal/execcli"
 	"github.com/sysrestrict/sysrestrict/internal/supervise"
+	"github.com/sysrestrict/sysrestrict/pkg/elfnote"
+	"github.com/sysrestrict/sysrestrict/pkg/filter"
 )
 
 // Run is execcli.Supervisor: it gets the resolved Plan — PROGRAM found,
 // opened, its note read and --deny stacked on it (for --learn, only found
 // and opened) — and ends the process the way PROGRAM ended.
+//
+// Besides --learn and --explain it runs an embedded program (SPEC section
+// 5) with an --action other than kill: under the loader's filter with
+// that action, started at its original entry point rather than its
+// start-up stub, whose kill would win (supervise.Enforce; docs/embed.md).
 func Run(p *execcli.Plan) int {
 	c := supervise.Config{Path: p.Path, Argv: p.Argv, Env: p.Env, Log: p.Stderr}
 	var ws supervise.WaitStatus
 	var err error
-	if p.Learn != "" {
+	switch {
+	case p.Learn != "":
 		// Before anything runs: a run learned into a file that cannot
 		// take it is a run for nothing.
 		if err := supervise.CheckProfile(p.Learn); err != nil {
@@ -34,13 +43,20 @@ func Run(p *execcli.Plan) int {
 			return execcli.ExitUsage
 		}
 		ws, err = supervise.Learn(context.Background(), c, p.Learn)
-	} else {
-		if p.Kind != execcli.KindELF || !p.Restricted {
-			io.WriteString(p.Stderr, execcli.Tool+": "+p.Path+": nothing to explain: no sysrestrict note and no --deny\n")
+	case p.Kind != execcli.KindELF || !p.Restricted:
+		io.WriteString(p.Stderr, execcli.Tool+": "+p.Path+": nothing to explain: no sysrestrict note and no --deny\n")
+		return execcli.ExitCannotRun
+	default:
+		c.File = os.NewFile(uintptr(p.File.Fd), p.Path)
+		if c.Stub, err = stubOf(p); err != nil {
+			io.WriteString(p.Stderr, execcli.Tool+": "+p.Path+": "+err.Error()+"; nothing was run\n")
 			return execcli.ExitCannotRun
 		}
-		c.File = os.NewFile(uintptr(p.File.Fd), p.Path)
-		ws, err = supervise.Explain(context.Background(), c, p.Note, p.Deny, p.Actions)
+		if p.Explain {
+			ws, err = supervise.Explain(context.Background(), c, p.Note, p.Deny, p.Actions)
+		} else {
+			ws, err = supervise.Enforce(context.Background(), c, p.Set, filter.Options{Action: p.Actions.Default, Overrides: p.Actions.Overrides, StubCalls: c.Stub != nil})
+		}
 	}
 	var pe *supervise.ProfileError
 	switch {
@@ -49,10 +65,29 @@ func Run(p *execcli.Plan) int {
 		return execcli.ExitUsage
 	case errors.Is(err, supervise.ErrNotStarted):
 		// The child said why; its status is 125 or 126.
+	case errors.Is(err, supervise.ErrStub):
+		io.WriteString(p.Stderr, execcli.Tool+": "+p.Path+": "+err.Error()+"\n")
+		return execcli.ExitCannotRun
 	case err != nil:
 		io.WriteString(p.Stderr, execcli.Tool+": "+p.Path+": "+err.Error()+"\n")
 		return execcli.ExitUsage
 	}
 	supervise.Exit(ws)
 	return execcli.ExitUsage // not reached
+}
+
+// stubOf returns what the supervisor needs to skip the start-up stub of an
+// embedded program (its note's NT_SYSRESTRICT_EMBED record, verified by
+// the loader's checks, and the stub's bytes from the descriptor that is
+// executed), or nil for any other program.
+func stubOf(p *execcli.Plan) (*supervise.Stub, error) {
+	e := p.ELF.Embed
+	if e == nil {
+		return nil, nil
+	}
+	payload := make([]byte, e.Size)
+	if n, err := p.File.ReadAt(payload, int64(e.Offset)); n != len(payload) {
+		return nil, fmt.Errorf("reading the start-up stub at offset %#x: %d bytes, %v", e.Offset, n, err)
+	}
+	return &supervise.Stub{Addr: e.Vaddr, Entry: e.Entry, Payload: payload, Fixed: p.ELF.Type == elfnote.ET_EXEC}, nil
 }

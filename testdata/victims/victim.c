@@ -20,6 +20,15 @@
  *                                fastest chunk's ns per call
  *   victim seccomp FILE MODE...  install the raw sock_filter program in FILE
  *                                (no_new_privs, this thread), then run MODE
+ *   victim prctl OPTION ARG2     prctl(OPTION, ARG2, 0, 0, 0), print the result
+ *   victim seccomp-flags FLAGS   seccomp(SECCOMP_SET_MODE_FILTER, FLAGS, an
+ *                                allow-all filter), print the result
+ *   victim status                print the Seccomp, Seccomp_filters,
+ *                                NoNewPrivs and TracerPid lines of
+ *                                /proc/self/status, and "ppid N"
+ *   victim traceme               PTRACE_TRACEME (the parent becomes the
+ *                                tracer), then raise SIGUSR1, which a handler
+ *                                catches; print "usr1 caught"
  *
  * Build: cc -O2 -pthread -o victim victim.c
  */
@@ -54,6 +63,12 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc) {
 	char buf[64];
 	int n = snprintf(buf, sizeof buf, "SIGSYS nr %d\n", si->si_syscall);
 	write(1, buf, n);
+}
+
+static volatile sig_atomic_t usr1;
+static void on_usr1(int sig) {
+	(void)sig;
+	usr1 = 1;
 }
 
 static void *thread_exec(void *arg) {
@@ -128,6 +143,26 @@ int main(int argc, char **argv) {
 		pthread_create(&t, NULL, thread_exec, NULL);
 		pthread_join(t, NULL);
 		return 4;
+	} else if (!strcmp(mode, "prctl") && argc > 3) {
+		report("prctl", syscall(SYS_prctl, strtol(argv[2], NULL, 0), strtol(argv[3], NULL, 0), 0L, 0L, 0L));
+	} else if (!strcmp(mode, "seccomp-flags") && argc > 2) {
+		static struct sock_filter allow[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
+		struct sock_fprog fp = {1, allow};
+		report("seccomp", syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, strtoul(argv[2], NULL, 0), &fp));
+	} else if (!strcmp(mode, "status")) {
+		char line[256];
+		FILE *f = fopen("/proc/self/status", "r");
+		while (f && fgets(line, sizeof line, f))
+			if (!strncmp(line, "Seccomp", 7) || !strncmp(line, "NoNewPrivs", 10) || !strncmp(line, "TracerPid", 9))
+				fputs(line, stdout);
+		if (f)
+			fclose(f);
+		printf("ppid %d\n", (int)getppid());
+	} else if (!strcmp(mode, "traceme")) {
+		signal(SIGUSR1, on_usr1);
+		report("ptrace", syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0));
+		raise(SIGUSR1);
+		printf("usr1 %s\n", usr1 ? "caught" : "not caught");
 	} else if (!strcmp(mode, "marker") && argc > 2) {
 		FILE *f = fopen(argv[2], "w");
 		if (f)
