@@ -1,0 +1,156 @@
+//go:build linux
+
+package supervise
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+	"github.com/sysrestrict/sysrestrict/pkg/elfnote"
+	"github.com/sysrestrict/sysrestrict/pkg/filter"
+)
+
+// links are the ways the entry victim is linked: the kernel enters a
+// dynamic program's interpreter (the skip rewrites AT_ENTRY, where ld.so
+// jumps), a static one at its entry point (the program counter too), at
+// a load bias (PIE, static-pie) or none (-no-pie, -static).
+var links = []struct{ name, flag string }{
+	{"pie", "-pie"},
+	{"no-pie", "-no-pie"},
+	{"static", "-static"},
+	{"static-pie", "-static-pie"},
+}
+
+// embeddedEntry builds testdata/victims/learn/entry.c linked with flag,
+// stamps it with note and embeds it, and returns its path and its stub as
+// the loader hands it to the supervisor.
+func embeddedEntry(t *testing.T, flag string, note bitmap.Set) (string, *Stub) {
+	t.Helper()
+	cc := need(t, "gcc")
+	bin := filepath.Join(t.TempDir(), "entry")
+	src := filepath.Join("..", "..", "testdata", "victims", "learn", "entry.c")
+	if out, err := exec.Command(cc, "-O2", "-Wall", flag, "-o", bin, src).CombinedOutput(); err != nil {
+		t.Fatalf("building %s %s: %v\n%s", src, flag, err, out)
+	}
+	if _, err := elfnote.Stamp(bin, note, elfnote.Options{Replace: true, Embed: true}); err != nil {
+		t.Fatalf("stamping %s --embed: %v", bin, err)
+	}
+	f, err := elfnote.ReadFile(bin)
+	if err != nil || f.Embed == nil {
+		t.Fatalf("ReadFile(%s) = %+v, %v; want it embedded", bin, f, err)
+	}
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := f.Embed
+	return bin, &Stub{Addr: e.Vaddr, Entry: e.Entry, Payload: b[e.Offset : e.Offset+e.Size], Fixed: f.Type == elfnote.ET_EXEC}
+}
+
+// explainStub is explain with c.Stub set.
+func explainStub(t *testing.T, argv []string, note bitmap.Set, s *Stub) (unix.WaitStatus, string, string, error) {
+	t.Helper()
+	f, err := os.Open(argv[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out, read := capture(t)
+	var log bytes.Buffer
+	ws, err := Explain(context.Background(), Config{Path: argv[0], File: f, Argv: argv, Stdout: out, Log: &log, Stub: s}, note, bitmap.Set{})
+	return ws, read(), log.String(), err
+}
+
+// TestSkipStub: under Explain an embedded program of every link starts at
+// its original entry point (AT_ENTRY is its _start again, and its
+// restricted syscall is explained, not killed by the stub's filter
+// first); run directly it starts at the stub.
+func TestSkipStub(t *testing.T) {
+	note := bitmap.NewSet(bitmap.X86_64, nrs(t, "sysinfo")...)
+	for _, l := range links {
+		t.Run(l.name, func(t *testing.T) {
+			bin, s := embeddedEntry(t, l.flag, note)
+			out, err := exec.Command(bin).Output()
+			if err != nil || string(out) != "entry elsewhere\n" {
+				t.Errorf("%s run directly: %q, %v; want \"entry elsewhere\" (AT_ENTRY is the stub)", bin, out, err)
+			}
+			ws, stdout, log, err := explainStub(t, []string{bin}, note, s)
+			if err != nil || !ws.Exited() || ws.ExitStatus() != 0 || stdout != "entry start\n" {
+				t.Errorf("Explain(%s): %s, stdout %q, %v; want exit 0, \"entry start\"", bin, Status(ws), stdout, err)
+			}
+			ws, stdout, log, err = explainStub(t, []string{bin, "sysinfo"}, note, s)
+			if err != nil || !ws.Signaled() || ws.Signal() != unix.SIGSYS || stdout != "entry start\n" || !strings.Contains(log, "sysinfo (99, x86_64) is restricted by the note") {
+				t.Errorf("Explain(%s sysinfo): %s, stdout %q, log %q, %v; want SIGSYS, explained", bin, Status(ws), stdout, log, err)
+			}
+		})
+	}
+}
+
+// TestSkipStubRefuses: a stub that is not what the memory at AT_ENTRY
+// holds, or a fixed-address program loaded elsewhere, is not skipped: the
+// program is killed before any of it runs, and Explain says why.
+func TestSkipStubRefuses(t *testing.T) {
+	note := bitmap.NewSet(bitmap.X86_64, nrs(t, "sysinfo")...)
+	for _, tt := range []struct {
+		name, flag string
+		change     func(s *Stub)
+		want       string
+	}{
+		{"a byte of the stub", "-pie", func(s *Stub) { s.Payload[0x20] ^= 1 }, "is not the stub the file holds"},
+		{"the stub's last byte", "-static", func(s *Stub) { s.Payload[len(s.Payload)-1] ^= 0x80 }, "is not the stub the file holds"},
+		{"another address", "-no-pie", func(s *Stub) { s.Addr += 0x1000 }, "not the stub's address"},
+		{"a PIE taken for fixed", "-pie", func(s *Stub) { s.Fixed = true }, "not the stub's address"},
+		{"an unaligned bias", "-static-pie", func(s *Stub) { s.Addr += 16 }, "page-aligned load bias"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			bin, s := embeddedEntry(t, tt.flag, note)
+			tt.change(s)
+			_, stdout, _, err := explainStub(t, []string{bin}, note, s)
+			if !errors.Is(err, ErrStub) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Explain: %v; want ErrStub saying %q", err, tt.want)
+			}
+			if stdout != "" {
+				t.Errorf("Explain: stdout %q; want the program killed before it ran", stdout)
+			}
+		})
+	}
+}
+
+// TestEnforce: Enforce runs an embedded program past its stub under the
+// loader's filter with the action asked for, untraced once it runs.
+func TestEnforce(t *testing.T) {
+	note := bitmap.NewSet(bitmap.X86_64, nrs(t, "sysinfo", "prctl", "seccomp")...)
+	for _, l := range links {
+		t.Run(l.name, func(t *testing.T) {
+			bin, s := embeddedEntry(t, l.flag, note)
+			for _, tt := range []struct {
+				act  filter.Action
+				want string
+			}{
+				{filter.Log(), "entry start\nsysinfo: ret -1 errno 14\n"},
+				{filter.Errno(1), "entry start\nsysinfo: ret -1 errno 1\n"},
+			} {
+				f, err := os.Open(bin)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, read := capture(t)
+				ws, err := Enforce(context.Background(), Config{Path: bin, File: f, Argv: []string{bin, "sysinfo"}, Stdout: out, Stub: s},
+					note, filter.Options{Action: tt.act, StubCalls: true})
+				f.Close()
+				if got := read(); err != nil || !ws.Exited() || ws.ExitStatus() != 0 || got != tt.want {
+					t.Errorf("Enforce(%s, %v): %s, stdout %q, %v; want exit 0, %q", bin, tt.act, Status(ws), got, err, tt.want)
+				}
+			}
+		})
+	}
+}
