@@ -28,6 +28,11 @@
  *                          filter cannot read
  *   escape creds           print "euid N capeff HEX": the effective user id
  *                          and capabilities it runs with
+ *   escape drop-exec PATH ARG...
+ *                          print "euid N capeff HEX", give up the effective
+ *                          user id (setresuid to the real one), then
+ *                          execv(PATH, PATH ARG...): a setuid-root PATH
+ *                          gets root again unless no_new_privs is set
  *   escape notify NR       install a seccomp filter of its own that hands
  *                          syscall NR to a user-notification listener (a
  *                          thread started before it), which lets it run
@@ -275,6 +280,17 @@ int main(int argc, char **argv) {
 		untraced(strtol(argv[2], NULL, 0), 2);
 	else if (!strcmp(mode, "creds"))
 		creds();
+	else if (!strcmp(mode, "drop-exec") && argc > 2) {
+		creds();
+		uid_t r = getuid();
+		if (setresuid(r, r, r)) {
+			perror("escape: setresuid");
+			return 2;
+		}
+		execv(argv[2], argv + 2);
+		perror("escape: execv");
+		return 2;
+	}
 	else if (!strcmp(mode, "notify") && argc > 2)
 		notify(strtol(argv[2], NULL, 0));
 	else {
