@@ -83,11 +83,11 @@ func TestSkipStub(t *testing.T) {
 			if err != nil || string(out) != "entry elsewhere\n" {
 				t.Errorf("%s run directly: %q, %v; want \"entry elsewhere\" (AT_ENTRY is the stub)", bin, out, err)
 			}
-			ws, stdout, log, err := explainStub(t, []string{bin}, note, s)
+			ws, stdout, _, err := explainStub(t, []string{bin}, note, s)
 			if err != nil || !ws.Exited() || ws.ExitStatus() != 0 || stdout != "entry start\n" {
 				t.Errorf("Explain(%s): %s, stdout %q, %v; want exit 0, \"entry start\"", bin, Status(ws), stdout, err)
 			}
-			ws, stdout, log, err = explainStub(t, []string{bin, "sysinfo"}, note, s)
+			ws, stdout, log, err := explainStub(t, []string{bin, "sysinfo"}, note, s)
 			if err != nil || !ws.Signaled() || ws.Signal() != unix.SIGSYS || stdout != "entry start\n" || !strings.Contains(log, "sysinfo (99, x86_64) is restricted by the note") {
 				t.Errorf("Explain(%s sysinfo): %s, stdout %q, log %q, %v; want SIGSYS, explained", bin, Status(ws), stdout, log, err)
 			}
