@@ -192,9 +192,17 @@ A #! script is run by its interpreter, checked like PROGRAM (its note, if
 any, applies). PROGRAM is put in a Landlock domain where the kernel has
 one: it cannot ptrace or write the memory of processes outside its tree.
 
+An embedded PROGRAM (sysrestrict-stamp --embed) installs its note's filter
+itself too; its start-up stub is checked against the note first (126 if
+damaged). With --explain, or an --action other than kill, it is started
+past its stub, whose kill would win, by sysrestrict-supervise, under the
+loader's filter alone. --learn refuses it: learn the binary before it is
+embedded. See docs/embed.md.
+
 Exit status: PROGRAM's own; 125 usage or loader error; 126 PROGRAM cannot
-be run (not executable, not a regular file, bad note or header, --require
-and no note, ABI this host cannot enforce); 127 PROGRAM not found. Killed
+be run (not executable, not a regular file, bad note or header, damaged
+start-up stub, --require and no note, ABI this host cannot enforce,
+--learn of an embedded PROGRAM); 127 PROGRAM not found. Killed
 by the filter: SIGSYS (159 in a shell). See docs/exec.md, also for what
 the filter guarantees and what it cannot (Threat model).
 `
