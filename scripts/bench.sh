@@ -172,6 +172,13 @@ hdr "Exec through the loader, and the filter's cost per syscall (issue 4: <= +0.
 # getppid loop with no filter, an allow-all filter and the loader's filter.
 go run ./internal/bench/execbench -loader "$BIN/sysrestrict-exec" -src .
 
+hdr "Self-enforcing stamps (issue 11: a trivial program embedded <= +0.1 ms over direct, median)"
+# Interleaved runs of a trivial static and a trivial dynamic C program:
+# directly, embedded (run directly: the stub installs the filter), and
+# through sysrestrict-exec (stamped, and embedded); medians, p90, minor
+# faults, and how much --embed grew each file.
+go run ./internal/bench/embedbench -loader "$BIN/sysrestrict-exec"
+
 hdr "Hostile headers (issue 13: bounded time and memory; before: 8 s loader, 27.6 s stamper; 528 MB / 1 GB)"
 # Median of 5 runs of each tool on each file, and the largest peak
 # resident set, beside an ordinary program and files at the reader's bounds.

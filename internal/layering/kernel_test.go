@@ -36,12 +36,13 @@ var grants = map[string]grant{
 	"internal/policy":    files,                   // file identities, opening without blocking
 
 	// Outside the rule: what tests, shows or measures the tools.
-	"internal/hostcap":         files | exec_ | process, // probes the host kernel for tests and scripts
-	"internal/testutil":        files,                   // makes FIFOs and sockets for tests
-	"examples/selfrestrict":    files | exec_ | process,
-	"internal/bench/execbench": files | exec_,
-	"internal/bench/gofloor":   files | exec_,
-	"internal/bench/hostile":   files | exec_,
+	"internal/hostcap":          files | exec_ | process, // probes the host kernel for tests and scripts
+	"internal/testutil":         files,                   // makes FIFOs and sockets for tests
+	"examples/selfrestrict":     files | exec_ | process,
+	"internal/bench/execbench":  files | exec_,
+	"internal/bench/embedbench": files | exec_, // fork-execs and waits, as execbench
+	"internal/bench/gofloor":    files | exec_,
+	"internal/bench/hostile":    files | exec_,
 }
 
 // kind returns what using name of the kernel package path needs.
