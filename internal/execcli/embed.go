@@ -45,9 +45,11 @@ func verifyStub(p *Plan) error {
 	return nil
 }
 
-// RefuseEmbedded is the refusal of a mode that cannot run an embedded
-// program (mode: "--learn", with why, e.g. "... under --learn"): what the
-// stub does, and instead, what to do. nil if p's program is not embedded.
+// RefuseEmbedded is the refusal (126) of a mode that cannot run an
+// embedded program, such as --learn: the line says what the stub does,
+// then why (why: how it gets in the mode's way), that nothing was run, and
+// instead (what to do). nil if p's program is not embedded. Other modes
+// that must refuse embedded programs share it.
 func RefuseEmbedded(p *Plan, why, instead string) error {
 	if !p.embedded() {
 		return nil
