@@ -11,6 +11,7 @@ import (
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 	"github.com/sysrestrict/sysrestrict/pkg/elfnote"
+	"github.com/sysrestrict/sysrestrict/pkg/profile"
 )
 
 // The real-kernel tests of embedded programs (sysrestrict-stamp --embed)
@@ -137,6 +138,51 @@ func TestEmbeddedUnderLoader(t *testing.T) {
 		r = load(t, "-v", prog, "getppid")
 		if !strings.Contains(r.stderr, "embedded: its start-up stub installs the note's filter too") {
 			t.Errorf("loader -v: %v; want the embedded line", r)
+		}
+	})
+}
+
+// TestEmbeddedAllowlist: the case the stub's two calls are let through
+// for: an allowlist learned from the program before it was embedded has
+// neither prctl nor seccomp, and the embedded program still starts
+// under the loader, as it does directly.
+func TestEmbeddedAllowlist(t *testing.T) {
+	need(t)
+	forEachLink(t, func(t *testing.T, static bool) {
+		from := victim
+		if static {
+			from = victimStatic
+		}
+		prof := filepath.Join(t.TempDir(), "p.json")
+		for _, args := range [][]string{{"getppid"}, {"status"}} {
+			wantExit(t, "--learn", load(t, append([]string{"--learn", prof, from}, args...)...), 0, "")
+		}
+		p, err := profile.ReadFile(prof)
+		if err != nil {
+			t.Fatal(err)
+		}
+		allowed, err := p.Set(bitmap.X86_64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set := bitmap.Allowlist(allowed)
+		for _, name := range []string{"prctl", "seccomp"} {
+			if nr := bitmap.X86_64.Lookup(name)[0]; !set.Has(nr) {
+				t.Fatalf("the learned allowlist allows %s: the test needs one that restricts it", name)
+			}
+		}
+		prog := filepath.Join(t.TempDir(), "allowlisted")
+		copyFile(t, from, prog, 0o755)
+		if _, err := elfnote.Stamp(prog, set, elfnote.Options{Replace: true, Embed: true}); err != nil {
+			t.Fatal(err)
+		}
+		wantExit(t, "directly", runCmd(t, nil, prog, "getppid"), 0, "ok\n")
+		wantExit(t, "through the loader", load(t, prog, "getppid"), 0, "ok\n")
+		wantSIGSYS(t, "through the loader, ptrace", load(t, prog, "ptrace"))
+		r := load(t, "--explain", prog, "ptrace")
+		wantSIGSYS(t, "--explain ptrace", r)
+		if !strings.Contains(r.stderr, "ptrace (101, x86_64) is restricted by the note's allowlist") {
+			t.Errorf("--explain ptrace: %v", r)
 		}
 	})
 }
