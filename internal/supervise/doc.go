@@ -26,6 +26,18 @@
 // filter kills on: the kernel's re-check of the filters after the stop kills
 // the process with SIGSYS before the syscall runs.
 //
+// # Embedded programs
+//
+// An embedded PROGRAM (sysrestrict-stamp --embed) would install its own
+// filter from its start-up stub, whose kill outranks the supervisor's
+// SECCOMP_RET_TRACE. With Config.Stub the tracer starts it past the stub
+// at its exec stop, rewriting AT_ENTRY (where ld.so jumps) and, when the
+// kernel entered the program itself, the program counter, after checking
+// that the memory there is the stub. [Enforce] does the same for the
+// loader's filter with another action than kill (log, errno, trap): its
+// child installs that filter as the loader does, and the supervisor
+// detaches at the exec.
+//
 // # Exit status
 //
 // Learn and Explain return PROGRAM's wait status; [Exit] ends the caller

@@ -28,7 +28,7 @@ const (
 
 // skipStub makes PROGRAM, stopped at its PTRACE_EVENT_EXEC (pid), start at
 // its original entry point instead of its start-up stub (docs/embed.md,
-// "Under the loader's supervisor"): the supervisor's own filter already
+// "Under the loader and its supervisor"): the supervisor's own filter already
 // enforces the note, and the stub's would make its kills win over the
 // supervisor's TRACE and LOG (seccomp takes the most severe action of all
 // filters).
@@ -42,7 +42,9 @@ const (
 // interpreter, AT_BASE != 0), and, for a program entered directly (static,
 // static-pie: AT_BASE == 0), the instruction pointer too, which the kernel
 // set to AT_ENTRY. Any mismatch is an error, and the caller kills the
-// program: nothing of it runs unless the skip was exact.
+// program: nothing of it runs unless the skip was exact. s is what the
+// loader read from the note and checked against the file (VerifyEmbed):
+// the stub's address, its payload and the entry it jumps to agree.
 func skipStub(pid int, s *Stub) error {
 	pc, sp, err := entryRegs(pid)
 	if err != nil {
