@@ -11,6 +11,7 @@ import (
 
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 	"github.com/sysrestrict/sysrestrict/pkg/elfnote"
+	"github.com/sysrestrict/sysrestrict/pkg/filter"
 	"github.com/sysrestrict/sysrestrict/pkg/profile"
 )
 
@@ -140,6 +141,47 @@ func TestEmbeddedUnderLoader(t *testing.T) {
 			t.Errorf("loader -v: %v; want the embedded line", r)
 		}
 	})
+}
+
+// TestEmbeddedNoteActions: an embedded program whose note gives its
+// restricted syscalls errno (the stub's filter does the same) runs with
+// its stub under the loader unless --action asks for something else: the
+// note's own actions, or kill, need no supervisor; log does.
+func TestEmbeddedNoteActions(t *testing.T) {
+	need(t)
+	prog := filepath.Join(t.TempDir(), "victim")
+	copyFile(t, victim, prog, 0o755)
+	set, err := bitmap.Parse(bitmap.X86_64, embedNote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	act := elfnote.Actions{Default: filter.Errno(38)}
+	if _, err := elfnote.Stamp(prog, set, elfnote.Options{Replace: true, Embed: true, Actions: act}); err != nil {
+		t.Fatalf("stamping %s --embed --action errno: %v", prog, err)
+	}
+	for _, tt := range []struct {
+		args    []string
+		filters string // Seccomp_filters: 2 with the stub, 1 past it
+		sysinfo string // what sysinfo(NULL) returned; "": killed
+	}{
+		{nil, "2", "syscall: ret -1 errno 38\n"},
+		{[]string{"--action", "errno"}, "2", "syscall: ret -1 errno 38\n"},
+		{[]string{"--action", "kill"}, "2", ""},
+		{[]string{"--action", "errno=EPERM"}, "1", "syscall: ret -1 errno 1\n"},
+		{[]string{"--action", "log"}, "1", "syscall: ret -1 errno 14\n"},
+	} {
+		name := "loader " + strings.Join(tt.args, " ")
+		r := load(t, append(append([]string{}, tt.args...), prog, "status")...)
+		if got := statusLine(r.stdout, "Seccomp_filters"); got != tt.filters {
+			t.Errorf("%s: Seccomp_filters %q, want %s:\n%s", name, got, tt.filters, r)
+		}
+		r = load(t, append(append([]string{}, tt.args...), prog, "syscall", "99")...)
+		if tt.sysinfo == "" {
+			wantSIGSYS(t, name+": sysinfo", r)
+		} else {
+			wantExit(t, name+": sysinfo", r, 0, tt.sysinfo)
+		}
+	}
 }
 
 // TestEmbeddedAllowlist: the case the stub's two calls are let through
@@ -299,11 +341,13 @@ func TestEmbeddedExplain(t *testing.T) {
 		if !strings.Contains(r.stderr, "getppid (110, x86_64) is restricted by --deny") {
 			t.Errorf("--explain --deny getppid: %v; want the explain line", r)
 		}
-		// The supervisor's three filters, and no stub's.
+		// The supervisor's filters, as many as for the program stamped
+		// without --embed, and no stub's.
 		r = load(t, "--explain", prog, "status")
 		wantExit(t, "--explain status", r, 0, "")
-		if got := statusLine(r.stdout, "Seccomp_filters"); got != "3" {
-			t.Errorf("--explain: Seccomp_filters %q, want 3 (the supervisor's; no stub's):\n%s", got, r)
+		plain := load(t, "--explain", plainCopy(t, static, embedNote), "status")
+		if got, want := statusLine(r.stdout, "Seccomp_filters"), statusLine(plain.stdout, "Seccomp_filters"); got == "" || got != want {
+			t.Errorf("--explain: Seccomp_filters %q, want %q as without --embed (the supervisor's; no stub's):\n%s", got, want, r)
 		}
 		// A stub the program starts would still get its two calls.
 		wantExit(t, "--explain prctl 38 1", load(t, "--explain", prog, "prctl", "38", "1"), 0, "prctl: ret 0 errno 0\n")

@@ -194,10 +194,10 @@ one: it cannot ptrace or write the memory of processes outside its tree.
 
 An embedded PROGRAM (sysrestrict-stamp --embed) installs its note's filter
 itself too; its start-up stub is checked against the note first (126 if
-damaged). With --explain, or an --action other than kill, it is started
-past its stub, whose kill would win, by sysrestrict-supervise, under the
-loader's filter alone. --learn refuses it: learn the binary before it is
-embedded. See docs/embed.md.
+damaged). With --explain, or an --action other than kill and the note's
+own, it is started past its stub, whose actions would win, by
+sysrestrict-supervise, under the loader's filter alone. --learn refuses
+it: learn the binary before it is embedded. See docs/embed.md.
 
 Exit status: PROGRAM's own; 125 usage or loader error; 126 PROGRAM cannot
 be run (not executable, not a regular file, bad note or header, damaged

@@ -66,7 +66,7 @@ func explainStub(t *testing.T, argv []string, note bitmap.Set, s *Stub) (unix.Wa
 	defer f.Close()
 	out, read := capture(t)
 	var log bytes.Buffer
-	ws, err := Explain(context.Background(), Config{Path: argv[0], File: f, Argv: argv, Stdout: out, Log: &log, Stub: s}, note, bitmap.Set{})
+	ws, err := Explain(context.Background(), Config{Path: argv[0], File: f, Argv: argv, Stdout: out, Log: &log, Stub: s}, note, bitmap.Set{}, elfnote.Actions{})
 	return ws, read(), log.String(), err
 }
 
