@@ -67,11 +67,12 @@ type forwarder struct {
 	sigs  chan os.Signal
 	done  chan struct{}
 
-	mu      sync.Mutex
-	copies  map[unix.Signal][]time.Time // PROGRAM's own copies, unmatched
-	stopped bool                        // PROGRAM is in a group-stop
-	gone    bool                        // PROGRAM has ended
-	news    chan struct{}               // poked at each change of the above
+	mu       sync.Mutex
+	copies   map[unix.Signal][]time.Time // PROGRAM's own copies, unmatched
+	stopped  bool                        // PROGRAM is in a group-stop
+	gone     bool                        // PROGRAM has ended
+	untraced bool                        // the tracer let go of PROGRAM (Enforce): see passUntraced
+	news     chan struct{}               // poked at each change of the above
 }
 
 // forwardSignals starts passing the Forwarded signals the supervisor gets
@@ -109,11 +110,91 @@ func (f *forwarder) loop() {
 	defer close(f.done)
 	for s := range f.sigs {
 		sig := s.(unix.Signal)
+		if f.isUntraced() {
+			if f.passUntraced(sig) {
+				stopSelf()
+			}
+			continue
+		}
 		f.pass(sig, time.Now())
 		if sig == unix.SIGTSTP && f.waitStopped() {
 			stopSelf()
 		}
 	}
+}
+
+// untrace tells the forwarder that the tracer let go of PROGRAM at its
+// exec (Enforce): it no longer sees the signals PROGRAM gets.
+func (f *forwarder) untrace() {
+	f.mu.Lock()
+	f.untraced = true
+	f.mu.Unlock()
+}
+
+func (f *forwarder) isUntraced() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.untraced
+}
+
+// passUntraced is pass for an untraced PROGRAM, whose own copies the
+// supervisor cannot see. A signal a terminal sends (SIGINT, SIGQUIT,
+// SIGTSTP, SIGWINCH, SIGCONT) goes to the whole foreground process group:
+// while PROGRAM is in the supervisor's group it got its own copy, and the
+// supervisor's is not passed on; any other signal is. SIGTSTP and SIGCONT
+// show in PROGRAM's state, so for them the supervisor looks: one that
+// does not stop PROGRAM (or go on with it) within settleTime reached the
+// supervisor alone, and is passed on. So `kill -INT` of the supervisor
+// alone does not reach a PROGRAM in its group, and a SIGTERM or SIGHUP
+// sent to the whole group reaches it twice (docs/embed.md). It reports
+// whether the supervisor is to stop: at a SIGTSTP, once PROGRAM has
+// stopped (or stopWait passed), so that the shell sees the job stop.
+func (f *forwarder) passUntraced(sig unix.Signal) (stop bool) {
+	terminal := sig == unix.SIGINT || sig == unix.SIGQUIT || sig == unix.SIGTSTP || sig == unix.SIGWINCH || sig == unix.SIGCONT
+	pg, err := unix.Getpgid(f.pid)
+	if !terminal || err != nil || pg != unix.Getpgrp() {
+		f.send(sig)
+		return sig == unix.SIGTSTP && f.waitState(true, stopWait)
+	}
+	switch sig {
+	case unix.SIGTSTP:
+		if !f.waitState(true, settleTime) {
+			f.send(sig)
+		}
+		f.waitState(true, stopWait)
+		return true
+	case unix.SIGCONT:
+		if !f.waitState(false, settleTime) {
+			f.send(sig)
+		}
+	}
+	return false
+}
+
+// waitState waits, up to d, for PROGRAM to be stopped (or, with stopped
+// false, not stopped), and says whether it is.
+func (f *forwarder) waitState(stopped bool, d time.Duration) bool {
+	for deadline := time.Now().Add(d); ; time.Sleep(5 * time.Millisecond) {
+		st := f.state()
+		if st == 0 || (st == 'T') == stopped {
+			return st != 0
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
+// state is PROGRAM's state letter in /proc/PID/stat (T: stopped), or 0.
+func (f *forwarder) state() byte {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(f.pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) {
+		return b[i+2]
+	}
+	return 0
 }
 
 // pass sends sig, received at t, on to PROGRAM, unless PROGRAM got the

@@ -27,6 +27,7 @@ import (
 const (
 	envTestArgv    = "SUPERVISE_TEST_ARGV"    // PROGRAM's argv, one per line
 	envTestProfile = "SUPERVISE_TEST_PROFILE" // Learn into this file; unset: Explain under a note restricting ptrace
+	envTestEnforce = "SUPERVISE_TEST_ENFORCE" // set: Enforce the embedded argv[0] with --action log (stub_test.go)
 )
 
 // superviseInChild is the subprocess side of supervisor: it supervises
@@ -38,6 +39,8 @@ func superviseInChild() {
 	var err error
 	if p := os.Getenv(envTestProfile); p != "" {
 		ws, err = Learn(context.Background(), c, p)
+	} else if os.Getenv(envTestEnforce) != "" {
+		ws, err = enforceInChild(c)
 	} else {
 		ws, err = Explain(context.Background(), c, bitmap.NewSet(bitmap.X86_64, 101), bitmap.NewSet(bitmap.X86_64), elfnote.Actions{})
 	}

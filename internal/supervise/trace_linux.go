@@ -412,6 +412,7 @@ func (t *tracer) onExec(wpid int, tr *tracee) (resume bool, err error) {
 			return false, fmt.Errorf("ptrace(PTRACE_DETACH, %d): %w", wpid, err)
 		}
 		t.forget(wpid)
+		t.fwd.untrace()
 		return false, nil
 	}
 	return true, nil
