@@ -20,6 +20,7 @@ const (
 	kindTrap
 	kindLog
 	kindTrace
+	kindUserNotif
 )
 
 // Kill returns the action SECCOMP_RET_KILL_PROCESS: the whole process dies
@@ -48,6 +49,11 @@ func Log() Action { return Action{kind: kindLog} }
 // message. Without a tracer the syscall fails with ENOSYS.
 func Trace(data uint16) Action { return Action{kind: kindTrace, data: data} }
 
+// UserNotif returns the action SECCOMP_RET_USER_NOTIF: the syscall waits
+// for the filter's listener to answer it (--audit answers "continue": the
+// syscall runs, and is recorded). Without a listener it fails with ENOSYS.
+func UserNotif() Action { return Action{kind: kindUserNotif} }
+
 // Ret returns the seccomp return value of the action.
 func (a Action) Ret() uint32 {
 	switch a.kind {
@@ -59,6 +65,8 @@ func (a Action) Ret() uint32 {
 		return SECCOMP_RET_LOG
 	case kindTrace:
 		return SECCOMP_RET_TRACE | uint32(a.data)
+	case kindUserNotif:
+		return SECCOMP_RET_USER_NOTIF
 	}
 	return SECCOMP_RET_KILL_PROCESS
 }
@@ -71,7 +79,7 @@ func (a Action) valid() error {
 }
 
 // String returns the action as --action takes it: kill, errno=38, trap,
-// log, trace=7.
+// log; or trace=7, user_notif (the supervisors' actions).
 func (a Action) String() string {
 	switch a.kind {
 	case kindErrno:
@@ -82,6 +90,8 @@ func (a Action) String() string {
 		return "log"
 	case kindTrace:
 		return "trace=" + strconv.Itoa(int(a.data))
+	case kindUserNotif:
+		return "user_notif"
 	}
 	return "kill"
 }
@@ -157,6 +167,8 @@ func RetName(k uint32) string {
 		return "ERRNO(" + strconv.Itoa(int(data)) + ")"
 	case SECCOMP_RET_TRACE:
 		return "TRACE(" + strconv.Itoa(int(data)) + ")"
+	case SECCOMP_RET_USER_NOTIF:
+		return "USER_NOTIF"
 	case SECCOMP_RET_LOG:
 		return "LOG"
 	case SECCOMP_RET_ALLOW:

@@ -202,7 +202,7 @@ var seed = sync.OnceValue(func() uint64 {
 	return rand.Uint64() | 1
 })
 
-var actions = []Action{Kill(), Errno(38), Trap(), Log(), Trace(7)}
+var actions = []Action{Kill(), Errno(38), Trap(), Log(), Trace(7), UserNotif()}
 
 // cases returns the filters of the reference-model test, in a fixed order,
 // their random parts drawn from seed (logged on t).
