@@ -39,8 +39,7 @@ func TestBrpSysrestrict(t *testing.T) {
 	in := installTree(t)
 	need(t, "strip")
 	root, sources := buildRoot(t, "usr/bin/hello", "usr/bin/other", "usr/lib/debug/usr/bin/hello-1.0-1.x86_64.debug")
-	writeFile(t, filepath.Join(sources, "hello.profile.json"),
-		`{"version": 1, "syscalls": [{"abi": "x86_64", "nr": 0, "name": "read", "count": 1}]}`+"\n", 0o644)
+	writeProfile(t, filepath.Join(sources, "hello.profile.json"), filepath.Join(root, "usr/bin/hello"), "read")
 	// No newline at the end: the skip rule still gets a line of its own.
 	policy := filepath.Join(sources, "hello.sysrestrict")
 	writeFile(t, policy, "**/hello*   --deny @mount\nusr/bin/hello --allow-profile hello.profile.json", 0o644)

@@ -92,8 +92,7 @@ func TestDhSysrestrict(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(a, "usr/share/doc/pkg-a/README"), "not ELF\n", 0o644)
-	writeFile(t, filepath.Join(dir, "debian/one.profile.json"),
-		`{"version": 1, "syscalls": [{"abi": "x86_64", "nr": 0, "name": "read", "count": 1}]}`+"\n", 0o644)
+	writeProfile(t, filepath.Join(dir, "debian/one.profile.json"), filepath.Join(a, "usr/bin/one"), "read")
 	writeFile(t, filepath.Join(dir, "debian/pkg-a.sysrestrict"), `# the policy of pkg-a
 usr/bin/*           --deny @mount
 usr/bin/one         --allow-profile one.profile.json

@@ -80,6 +80,12 @@ gives every syscall the note restricts that action. --check also fails a
 file whose action is weaker than asked (--action and :ACTION, kill by
 default).
 
+--allow-profile takes from a profile (sysrestrict-exec --learn, --audit)
+the syscalls of the executable being stamped, matched by build ID (else
+by path and size), and of everything that ran under it: its filter is
+theirs too. A profile learned through a shell or a test runner holds their
+syscalls as well; they are left out unless --profile-all-executables.
+
 Options may come before or after FILEs; -- ends them (a FILE after it may
 start with -). --check without --deny, --allow or --allow-profile checks
 that every FILE carries a valid, intact note. Files are worked on -j at a
@@ -109,6 +115,7 @@ Examples:
    sysrestrict-stamp --action log --allow-profile server.profile.json ./server
    sysrestrict-stamp --permit setitimer ./server
    sysrestrict-stamp --allow-profile server.profile.json ./server
+   sysrestrict-stamp --allow-profile tests.profile.json --profile-all-executables ./tool
    sysrestrict-stamp ./server --show --json
    sysrestrict-stamp --check --deny @exec ./dist/bin/*
    sysrestrict-stamp --check ./dist/bin/*
@@ -143,7 +150,8 @@ func New(stdout, stderr io.Writer) *cli.App {
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "deny", Usage: "restrict the syscalls in `LIST` (repeatable)"},
 			&cli.StringSliceFlag{Name: "allow", Usage: "allowlist: restrict every syscall not in `LIST` nor in @default, and every number from 512 up (repeatable)"},
-			&cli.StringSliceFlag{Name: "allow-profile", Usage: "as --allow, with the syscalls recorded in `FILE` by sysrestrict-exec --learn (repeatable)"},
+			&cli.StringSliceFlag{Name: "allow-profile", Usage: "as --allow, with the syscalls recorded in `FILE` by sysrestrict-exec --learn or --audit for the executable stamped and what it started (repeatable)"},
+			&cli.BoolFlag{Name: "profile-all-executables", Usage: "with --allow-profile: take the syscalls of every executable the profile records, the shell or test runner that started FILE while learning included"},
 			&cli.StringFlag{Name: "action", DefaultText: "kill",
 				Usage: "what a restricted syscall gets, the note's default action `A`: kill, errno[=NAME] (ENOSYS if no NAME) or log; a --deny item NAME:ACTION gives its own (:ENOSYS, :EPERM, :kill, :log)"},
 			&cli.BoolFlag{Name: "replace", Usage: "start from no restrictions instead of the binary's current ones"},
@@ -263,17 +271,21 @@ func run(c *cli.Context, stdout, stderr io.Writer) error {
 	}
 	req := &request{
 		parts: []*part{{
-			deny:     c.StringSlice("deny"),
-			allow:    c.StringSlice("allow"),
-			profiles: c.StringSlice("allow-profile"),
-			embed:    c.Bool("embed"),
-			action:   c.String("action"),
-			permit:   c.StringSlice("permit"),
+			deny:           c.StringSlice("deny"),
+			allow:          c.StringSlice("allow"),
+			profiles:       c.StringSlice("allow-profile"),
+			allExecutables: c.Bool("profile-all-executables"),
+			embed:          c.Bool("embed"),
+			action:         c.String("action"),
+			permit:         c.StringSlice("permit"),
 		}},
 		replace: c.Bool("replace"),
 		narrow:  c.Bool("narrow"),
 	}
 	files := c.Args().Slice()
+	if req.parts[0].allExecutables && len(req.parts[0].profiles) == 0 {
+		return usagef("--profile-all-executables goes with --allow-profile")
+	}
 	hasLists := req.hasLists()
 	embed := req.embedded()
 	polName, root, strict := c.String("policy"), c.String("root"), c.Bool("strict")

@@ -8,9 +8,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/sysrestrict/sysrestrict/internal/identity"
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 	"github.com/sysrestrict/sysrestrict/pkg/elfnote"
 	"github.com/sysrestrict/sysrestrict/pkg/profile"
@@ -311,12 +313,29 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 }
 
+// profileID is what a profile records of the file at path, found at as.
+func profileID(t *testing.T, path, as string) profile.ID {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	id, err := identity.Of(f, as)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 func TestAllowProfile(t *testing.T) {
 	bin := fixture(t, "x86_64-pie")
 	aarch := fixture(t, "aarch64-pie")
+	// Learned elsewhere (as /usr/bin/ls): the build ID says it is bin.
+	ls := profileID(t, bin, "/usr/bin/ls")
 	p := &profile.Profile{}
 	for _, name := range []string{"read", "write", "openat", "getdents64"} {
-		p.Add(bitmap.X86_64, bitmap.X86_64.Lookup(name)[0], "/usr/bin/ls", 1)
+		p.Add(ls, ls, bitmap.X86_64, bitmap.X86_64.Lookup(name)[0], 1)
 	}
 	prof := filepath.Join(t.TempDir(), "ls.json")
 	if err := profile.WriteFile(prof, p); err != nil {
@@ -335,12 +354,71 @@ func TestAllowProfile(t *testing.T) {
 	if !s.Has(59) || !s.Has(41) || !s.DenyBeyond() {
 		t.Errorf("--allow-profile leaves execve or socket allowed: %v", s)
 	}
-	// The profile records x86_64 only: an aarch64 binary is a usage error,
-	// and nothing is touched.
+	// The profile records nothing of the aarch64 binary: a usage error,
+	// naming what it does record, and nothing is touched.
 	orig := mustRead(t, aarch)
 	code, _, errOut = stampRun(t, "--allow-profile", prof, aarch)
-	if code != ExitUsage || !strings.Contains(errOut, "aarch64") || !bytes.Equal(orig, mustRead(t, aarch)) {
-		t.Errorf("--allow-profile on aarch64 = %d, %q, want %d and the file untouched", code, errOut, ExitUsage)
+	if code != ExitUsage || !strings.Contains(errOut, "it records: /usr/bin/ls (build ID "+ls.BuildID+")") ||
+		!strings.Contains(errOut, "--profile-all-executables") || !bytes.Equal(orig, mustRead(t, aarch)) {
+		t.Errorf("--allow-profile on aarch64 = %d, %q, want %d naming /usr/bin/ls, and the file untouched", code, errOut, ExitUsage)
+	}
+	// Taking every executable's, it records x86_64 only: still a usage
+	// error, for the ABI.
+	code, _, errOut = stampRun(t, "--allow-profile", prof, "--profile-all-executables", aarch)
+	if code != ExitUsage || !strings.Contains(errOut, "no syscalls for this ABI") || !bytes.Equal(orig, mustRead(t, aarch)) {
+		t.Errorf("--allow-profile --profile-all-executables on aarch64 = %d, %q, want %d for the ABI, and the file untouched", code, errOut, ExitUsage)
+	}
+	if code, _, errOut = stampRun(t, "--profile-all-executables", "--deny", "ptrace", bin); code != ExitUsage || !strings.Contains(errOut, "goes with --allow-profile") {
+		t.Errorf("--profile-all-executables without --allow-profile = %d, %q", code, errOut)
+	}
+}
+
+// TestAllowProfileOwnExecutable: a profile learned through a shell
+// (bash -c "jq ... | sort") gives a stamp of jq jq's syscalls, not the
+// shell's or sort's; one of the shell takes all of them, since the shell's
+// filter is theirs too; --profile-all-executables takes all for any file.
+func TestAllowProfileOwnExecutable(t *testing.T) {
+	jq, sh, srt := fixture(t, "x86_64-pie"), fixture(t, "x86_64-static"), fixture(t, "x86_64-exec")
+	shID, jqID, sortID := profileID(t, sh, "/usr/bin/bash"), profileID(t, jq, "/tmp/build/jq"), profileID(t, srt, "/usr/bin/sort")
+	p := &profile.Profile{}
+	add := func(id profile.ID, names ...string) {
+		for _, name := range names {
+			p.Add(id, shID, bitmap.X86_64, bitmap.X86_64.Lookup(name)[0], 1)
+		}
+	}
+	add(shID, "read", "execve", "clone", "wait4", "dup2", "pipe2")
+	add(jqID, "read", "write", "openat")
+	add(sortID, "read", "write", "fstat")
+	prof := filepath.Join(t.TempDir(), "p.json")
+	if err := profile.WriteFile(prof, p); err != nil {
+		t.Fatal(err)
+	}
+	allowed := func(name string) []string {
+		s, _ := readSet(t, name)
+		var a []string
+		for _, n := range []string{"read", "write", "openat", "fstat", "execve", "clone", "wait4", "dup2", "pipe2"} {
+			if !s.Has(bitmap.X86_64.Lookup(n)[0]) {
+				a = append(a, n)
+			}
+		}
+		return a
+	}
+	for _, tt := range []struct {
+		file string
+		args []string
+		want []string
+	}{
+		{jq, nil, []string{"read", "write", "openat"}},
+		{sh, nil, []string{"read", "write", "openat", "fstat", "execve", "clone", "wait4", "dup2", "pipe2"}},
+		{srt, []string{"--profile-all-executables"}, []string{"read", "write", "openat", "fstat", "execve", "clone", "wait4", "dup2", "pipe2"}},
+	} {
+		code, _, errOut := stampRun(t, append(append([]string{"-q", "--allow-profile", prof}, tt.args...), tt.file)...)
+		if code != 0 {
+			t.Fatalf("--allow-profile %v %s = %d, %s", tt.args, filepath.Base(tt.file), code, errOut)
+		}
+		if got := allowed(tt.file); !slices.Equal(got, tt.want) {
+			t.Errorf("--allow-profile %v %s allows %v, want %v", tt.args, filepath.Base(tt.file), got, tt.want)
+		}
 	}
 }
 

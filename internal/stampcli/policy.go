@@ -18,17 +18,18 @@ import (
 // a whole run (-o, --remove, -j, --json, --policy, ...) and is refused in a
 // rule, naming the file and line.
 var perFile = map[string]bool{
-	"deny":          true,
-	"allow":         true,
-	"allow-profile": true,
-	"action":        true,
-	"permit":        true,
-	"replace":       false,
-	"narrow":        false,
-	"embed":         false,
+	"deny":                    true,
+	"allow":                   true,
+	"allow-profile":           true,
+	"profile-all-executables": false,
+	"action":                  true,
+	"permit":                  true,
+	"replace":                 false,
+	"narrow":                  false,
+	"embed":                   false,
 }
 
-const perFileList = "--deny, --allow, --allow-profile, --permit, --action, --replace, --narrow and --embed"
+const perFileList = "--deny, --allow, --allow-profile, --profile-all-executables, --permit, --action, --replace, --narrow and --embed"
 
 // errUncovered is a --strict failure: an executable ELF file under the
 // root that no rule covers.
@@ -175,6 +176,8 @@ func parseRule(name string, r *policy.Rule, flags []cli.Flag) (pt *part, replace
 			pt.action = value // the last of a rule's, as on the command line
 		case "permit":
 			pt.permit = append(pt.permit, value)
+		case "profile-all-executables":
+			pt.allExecutables = true
 		case "replace":
 			replace = true
 		case "narrow":
@@ -182,6 +185,9 @@ func parseRule(name string, r *policy.Rule, flags []cli.Flag) (pt *part, replace
 		case "embed":
 			pt.embed = true
 		}
+	}
+	if pt.allExecutables && len(pt.profiles) == 0 {
+		return fail("--profile-all-executables goes with --allow-profile in the same rule")
 	}
 	return pt, replace, narrow, nil
 }

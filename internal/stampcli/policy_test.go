@@ -52,8 +52,9 @@ func installTree(t *testing.T) (pol, root string) {
 	}
 
 	p := &profile.Profile{}
+	tool := profileID(t, filepath.Join(root, "usr/bin/tool"), "/usr/bin/tool")
 	for _, name := range []string{"read", "write", "openat", "exit_group"} {
-		p.Add(bitmap.X86_64, bitmap.X86_64.Lookup(name)[0], "/usr/bin/tool", 1)
+		p.Add(tool, tool, bitmap.X86_64, bitmap.X86_64.Lookup(name)[0], 1)
 	}
 	os.Mkdir(filepath.Join(dir, "profiles"), 0o755)
 	if err := profile.WriteFile(filepath.Join(dir, "profiles/tool.json"), p); err != nil {
@@ -247,6 +248,9 @@ func TestPolicyUsageErrors(t *testing.T) {
 		{"nested policy", "usr/bin/other --policy x", nil, "pkg.sysrestrict:8: --policy is not for a policy file"},
 		{"unknown", "usr/bin/other --frobnicate", nil, "pkg.sysrestrict:8: --frobnicate: unknown option"},
 		{"not an option", "usr/bin/other ptrace", nil, `pkg.sysrestrict:8: "ptrace" is not an option`},
+		{"all executables alone", "usr/bin/other --profile-all-executables", nil, "pkg.sysrestrict:8: --profile-all-executables goes with --allow-profile in the same rule"},
+		{"another's profile", "usr/bin/other --allow-profile profiles/tool.json", nil,
+			"pkg.sysrestrict:8: ROOT/usr/bin/other (x86_64): --allow-profile DIR/profiles/tool.json: profile has no syscalls of this executable: nothing recorded for ROOT/usr/bin/other (build ID gnu:"},
 		{"no value", "usr/bin/other --deny", nil, "pkg.sysrestrict:8: --deny needs a value"},
 		{"value", "usr/bin/other --replace=yes", nil, "pkg.sysrestrict:8: --replace takes no value"},
 		{"empty", "usr/bin/other --deny ''", nil, "pkg.sysrestrict:8: ROOT/usr/bin/other (x86_64): --deny: "},
@@ -286,6 +290,15 @@ func TestPolicyUsageErrors(t *testing.T) {
 				t.Errorf("a usage error changed the tree")
 			}
 		})
+	}
+	// Another's profile, taken whole: the rule says so.
+	pol, root := installTree(t)
+	src, _ := os.ReadFile(pol)
+	writePolicy(t, pol, string(src)+"usr/bin/other --allow-profile profiles/tool.json --profile-all-executables\n")
+	if code, _, stderr := stampRun(t, "-q", "--policy", pol, "--root", root); code != 0 {
+		t.Errorf("a rule with --profile-all-executables = %d, %s", code, stderr)
+	} else if s, _ := readSet(t, filepath.Join(root, "usr/bin/other")); s.Has(bitmap.X86_64.Lookup("openat")[0]) || !s.Has(bitmap.X86_64.Lookup("socket")[0]) {
+		t.Errorf("usr/bin/other stamped from tool's profile, taken whole: %v, want openat allowed, socket restricted", s)
 	}
 	// Without the pair, or --strict alone.
 	for _, args := range [][]string{{"--policy", "x"}, {"--root", "x"}, {"--strict", "x"}} {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sysrestrict/sysrestrict/internal/identity"
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
 	"github.com/sysrestrict/sysrestrict/pkg/elfnote"
 	"github.com/sysrestrict/sysrestrict/pkg/filter"
@@ -28,8 +29,15 @@ type request struct {
 	replace bool
 	narrow  bool // --narrow: an allowlist on top of an allowlist may restrict what that one allows
 
-	mu    sync.Mutex
-	byABI map[bitmap.ABI]resolved // restrictions, resolved once per ABI
+	mu     sync.Mutex
+	byFile map[target]resolved // restrictions, resolved once per ABI (and executable, see needsTarget)
+}
+
+// target is what a request's restrictions depend on: the file's ABI, and
+// when profiles are taken for the file alone, which executable it is.
+type target struct {
+	abi bitmap.ABI
+	id  profile.ID
 }
 
 // resolved is a request resolved for one ABI: what it restricts, and with
@@ -50,6 +58,7 @@ type part struct {
 	origin                        string // "FILE:LINE" of a policy rule; "" for the command line
 	deny, allow, profiles, permit []string
 	embed                         bool               // --embed
+	allExecutables                bool               // --profile-all-executables: every executable's syscalls, not only the file's
 	action                        string             // --action as given; "" for none
 	loaded                        []*profile.Profile // the --allow-profile files, read by load
 
@@ -78,6 +87,36 @@ func (r *request) embedded() bool {
 		}
 	}
 	return false
+}
+
+// needsTarget says whether the restrictions depend on which executable
+// a file is: some profile is taken for the file alone.
+func (r *request) needsTarget() bool {
+	for _, p := range r.parts {
+		if len(p.profiles) > 0 && !p.allExecutables {
+			return true
+		}
+	}
+	return false
+}
+
+// identify returns the profile identity of the file name for
+// --allow-profile: its build ID, or its absolute path (every symlink
+// resolved, as /proc/PID/exe gives it) and its size before stamping.
+func identify(name string) (profile.ID, error) {
+	path, err := filepath.EvalSymlinks(name)
+	if err == nil {
+		path, err = filepath.Abs(path)
+	}
+	if err != nil {
+		return profile.ID{}, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return profile.ID{}, err
+	}
+	defer f.Close()
+	return identity.Of(f, path)
 }
 
 // permitOnly reports whether the request only lifts (--permit, and no
@@ -148,12 +187,19 @@ func (p *part) usagef(format string, args ...any) error {
 // syscalls are joined, and so are allowed and permitted ones, and of two
 // actions for one syscall the later item's wins. A syscall both denied and
 // permitted is a usage error, and so is a list that does not resolve:
-// errOf says for which file. Each ABI's result is computed once, however many files of
-// it there are, and jobs may ask concurrently.
-func (r *request) restrictions(abi bitmap.ABI, errOf func(origin string, err error) error) (resolved, error) {
+// errOf says for which file. A profile gives the syscalls of the
+// executable id and of what ran under it (profile.For), or with
+// --profile-all-executables of every executable it records; one with
+// nothing for id is a usage error too. Each result is computed once per
+// ABI (and id, when needsTarget), however many files share it, and jobs
+// may ask concurrently.
+func (r *request) restrictions(abi bitmap.ABI, id profile.ID, errOf func(origin string, err error) error) (resolved, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if res, ok := r.byABI[abi]; ok {
+	if !r.needsTarget() {
+		id = profile.ID{}
+	}
+	if res, ok := r.byFile[target{abi, id}]; ok {
 		return res, nil
 	}
 	res := resolved{denied: bitmap.NewSet(abi), allowlist: bitmap.NewSet(abi), permit: bitmap.NewSet(abi)}
@@ -185,6 +231,13 @@ func (r *request) restrictions(abi bitmap.ABI, errOf func(origin string, err err
 			allowed = allowed.Union(a)
 		}
 		for j, pr := range p.loaded {
+			if !p.allExecutables {
+				var err error
+				if pr, err = pr.For(id); err != nil {
+					return resolved{}, errOf(p.origin, fmt.Errorf("--allow-profile %s: %w; learn this file's own runs into it (sysrestrict-exec --learn %s PROGRAM ...), or take the syscalls of every executable it records with --profile-all-executables",
+						p.profiles[j], err, p.profiles[j]))
+				}
+			}
 			ps, err := pr.Set(abi)
 			if err != nil && !errors.Is(err, profile.ErrBeyond) {
 				return resolved{}, errOf(p.origin, fmt.Errorf("--allow-profile %s: %w", p.profiles[j], err))
@@ -221,10 +274,10 @@ func (r *request) restrictions(abi bitmap.ABI, errOf func(origin string, err err
 		}
 		res.actions.Overrides = ov
 	}
-	if r.byABI == nil {
-		r.byABI = map[bitmap.ABI]resolved{}
+	if r.byFile == nil {
+		r.byFile = map[target]resolved{}
 	}
-	r.byABI[abi] = res
+	r.byFile[target{abi, id}] = res
 	return res, nil
 }
 
@@ -314,7 +367,14 @@ func (s *settings) prepare(j job, index int) (staged, error) {
 	if s.mode == modeShow {
 		return st, nil
 	}
-	res, err := j.req.restrictions(f.ABI, func(origin string, err error) error {
+	var id profile.ID
+	if j.req.needsTarget() {
+		if id, err = identify(j.name); err != nil {
+			st.done = &result{name: j.name, mode: s.mode, err: err}
+			return st, nil
+		}
+	}
+	res, err := j.req.restrictions(f.ABI, id, func(origin string, err error) error {
 		if origin != "" {
 			return locatedf("%s: %s (%s): %w", origin, j.name, f.ABI, err)
 		}

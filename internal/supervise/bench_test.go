@@ -36,7 +36,7 @@ func BenchmarkLearnOverhead(b *testing.B) {
 		}
 		learn += time.Since(t1)
 		plain += t1.Sub(t0)
-		if len(p.Syscalls) == 0 || p.Syscalls[0].Count == 0 {
+		if len(p.Syscalls()) == 0 || p.Syscalls()[0].Count == 0 {
 			b.Fatal("nothing recorded")
 		}
 	}

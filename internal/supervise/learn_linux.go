@@ -42,10 +42,11 @@ func Record(ctx context.Context, c Config) (*profile.Profile, unix.WaitStatus, e
 	type key struct {
 		abi bitmap.ABI
 		nr  int
-		exe string
+		exe profile.ID
 	}
 	counts := map[key]uint64{}
-	rec := profile.Run{Argv: c.Argv, Time: time.Now()}
+	rec := profile.Run{Mode: profile.ModeLearn, Argv: c.Argv, Time: time.Now()}
+	var program profile.ID // what every recorded executable ran under
 	h := func(pid int, t *tracee, si syscallInfo) error {
 		abi, nr := abiOf(si.Arch, si.Nr)
 		if nr < 0 {
@@ -54,7 +55,7 @@ func Record(ctx context.Context, c Config) (*profile.Profile, unix.WaitStatus, e
 		if t.root && rec.ABI == bitmap.Unknown {
 			rec.ABI = abi
 		}
-		counts[key{abi, nr, t.exe}]++
+		counts[key{abi, nr, t.id}]++
 		if what, hit := tracerHit(si); hit {
 			fmt.Fprintln(log, tracerLine("--learn", pid, t.exe, what))
 			if err := setSyscallNr(pid, sentinel); err != nil {
@@ -65,15 +66,19 @@ func Record(ctx context.Context, c Config) (*profile.Profile, unix.WaitStatus, e
 		}
 		return nil
 	}
-	started := func(exe string) { rec.Executable = exe }
-	ws, err := run(ctx, c, installing(filter, kill), h, started)
+	t := &tracer{h: h, identify: true}
+	t.started = func(exe string) {
+		rec.Executable = exe
+		program = t.live[t.pid].id
+	}
+	ws, err := runTracer(ctx, c, installing(filter, kill), t)
 	if err != nil {
 		return nil, ws, err
 	}
 	rec.Status = Status(ws)
 	p := &profile.Profile{Runs: []profile.Run{rec}}
 	for k, n := range counts {
-		p.Add(k.abi, k.nr, k.exe, n)
+		p.Add(k.exe, program, k.abi, k.nr, n)
 	}
 	return p, ws, nil
 }

@@ -71,7 +71,7 @@ func capture(t *testing.T) (*os.File, func() string) {
 
 func names(p *profile.Profile, abi bitmap.ABI) []string {
 	var n []string
-	for _, sc := range p.Syscalls {
+	for _, sc := range p.Syscalls() {
 		if sc.ABI == abi {
 			n = append(n, sc.Name)
 		}
@@ -80,12 +80,13 @@ func names(p *profile.Profile, abi bitmap.ABI) []string {
 }
 
 func executables(p *profile.Profile, name string) []string {
-	for _, sc := range p.Syscalls {
-		if sc.ABI == bitmap.X86_64 && sc.Name == name {
-			return sc.Executables
+	var paths []string
+	for _, nr := range bitmap.X86_64.Lookup(name) {
+		for _, id := range p.MadeBy(bitmap.X86_64, nr) {
+			paths = append(paths, id.Path)
 		}
 	}
-	return nil
+	return paths
 }
 
 // TestRecordRealPrograms learns programs of the machine and checks that the
@@ -236,7 +237,7 @@ func TestLearnMerges(t *testing.T) {
 		if len(p.Runs) != i+1 {
 			t.Fatalf("after Learn #%d: %d runs, want %d", i, len(p.Runs), i+1)
 		}
-		for _, sc := range p.Syscalls {
+		for _, sc := range p.Syscalls() {
 			if sc.Name == "times" {
 				counts = append(counts, sc.Count)
 			}

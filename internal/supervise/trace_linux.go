@@ -13,7 +13,9 @@ import (
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/sysrestrict/sysrestrict/internal/identity"
 	"github.com/sysrestrict/sysrestrict/pkg/bitmap"
+	"github.com/sysrestrict/sysrestrict/pkg/profile"
 )
 
 // WaitStatus is how PROGRAM ended, as wait4(2) reports it.
@@ -35,13 +37,26 @@ type syscallInfo struct {
 }
 
 func getSyscallInfo(pid int) (syscallInfo, error) {
+	si, err := getSyscallInfoAny(pid)
+	if err != nil {
+		return si, err
+	}
+	if si.Op != unix.PTRACE_SYSCALL_INFO_SECCOMP {
+		return si, fmt.Errorf("ptrace(PTRACE_GET_SYSCALL_INFO, %d): op %d, want seccomp", pid, si.Op)
+	}
+	return si, nil
+}
+
+// getSyscallInfoAny is PTRACE_GET_SYSCALL_INFO at any stop. At a
+// syscall-entry stop (op PTRACE_SYSCALL_INFO_ENTRY) Nr and Args are the
+// syscall's, as at a seccomp stop; at a syscall-exit stop
+// (PTRACE_SYSCALL_INFO_EXIT) Nr holds the return value and the low byte
+// of Args[0] is_error (struct ptrace_syscall_info's exit member).
+func getSyscallInfoAny(pid int) (syscallInfo, error) {
 	var si syscallInfo
 	_, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_GET_SYSCALL_INFO, uintptr(pid), unsafe.Sizeof(si), uintptr(unsafe.Pointer(&si)), 0, 0)
 	if e != 0 {
 		return si, fmt.Errorf("ptrace(PTRACE_GET_SYSCALL_INFO, %d): %w", pid, e)
-	}
-	if si.Op != unix.PTRACE_SYSCALL_INFO_SECCOMP {
-		return si, fmt.Errorf("ptrace(PTRACE_GET_SYSCALL_INFO, %d): op %d, want seccomp", pid, si.Op)
 	}
 	return si, nil
 }
@@ -68,8 +83,9 @@ func abiOf(arch uint32, nr uint64) (bitmap.ABI, int) {
 
 // tracee is what the tracer knows of one traced thread.
 type tracee struct {
-	exe  string // the executable it runs, from /proc/PID/exe at its exec
-	root bool   // the thread started as the supervised child (PROGRAM's first thread)
+	exe  string     // the executable it runs, from /proc/PID/exe at its exec
+	id   profile.ID // its identity, when the tracer identifies (Record)
+	root bool       // the thread started as the supervised child (PROGRAM's first thread)
 }
 
 // handler is called at every seccomp stop of PROGRAM and its descendants
@@ -99,6 +115,11 @@ func installing(filters ...[]bpf.RawInstruction) setup {
 // It waits with wait4(-1, __WALL): the caller must not have other children
 // that it waits for while run runs.
 func run(ctx context.Context, c Config, su setup, h handler, started func(exe string)) (unix.WaitStatus, error) {
+	return runTracer(ctx, c, su, &tracer{h: h, started: started})
+}
+
+// runTracer is run with the tracer t, which may identify executables.
+func runTracer(ctx context.Context, c Config, su setup, t *tracer) (unix.WaitStatus, error) {
 	type result struct {
 		ws  unix.WaitStatus
 		err error
@@ -110,7 +131,7 @@ func run(ctx context.Context, c Config, su setup, h handler, started func(exe st
 		// without unlocking, the thread exits, and PTRACE_O_EXITKILL
 		// kills whatever tracee is left, so nothing runs unsupervised.
 		runtime.LockOSThread()
-		ws, err := trace(ctx, c, su, h, started)
+		ws, err := trace(ctx, c, su, t)
 		if err == nil || errors.Is(err, ErrNotStarted) {
 			runtime.UnlockOSThread()
 		}
@@ -123,14 +144,14 @@ func run(ctx context.Context, c Config, su setup, h handler, started func(exe st
 // trace starts the child, passes the signals the supervisor gets on to it
 // (forwardSignals) and follows every tracee until the last is gone
 // (tracer.loop).
-func trace(ctx context.Context, c Config, su setup, h handler, started func(exe string)) (unix.WaitStatus, error) {
-	pid, err := start(c, su.env)
+func trace(ctx context.Context, c Config, su setup, t *tracer) (unix.WaitStatus, error) {
+	pid, err := start(c, seizeOptions, su.env)
 	if err != nil {
 		return 0, err
 	}
 	fwd := forwardSignals(pid)
 	defer fwd.stop()
-	t := &tracer{h: h, started: started, pid: pid, fwd: fwd, live: map[int]*tracee{pid: {root: true}}, stub: c.Stub, detach: su.detach}
+	t.pid, t.fwd, t.live, t.stub, t.detach = pid, fwd, map[int]*tracee{pid: {root: true}}, c.Stub, su.detach
 	defer context.AfterFunc(ctx, t.killAll)()
 	ws, err := t.loop()
 	if err != nil {
@@ -139,15 +160,24 @@ func trace(ctx context.Context, c Config, su setup, h handler, started func(exe 
 	return ws, ctx.Err()
 }
 
+// seizeOptions are the ptrace options of the tracer (Learn, Explain,
+// Enforce): every seccomp stop, fork, clone and exec of the child and all
+// it starts, and death of them all if the supervisor dies. PTRACE_SEIZE
+// rather than PTRACE_TRACEME: group-stops are reported as such
+// (PTRACE_EVENT_STOP) and can be left in place with PTRACE_LISTEN, so job
+// control works on a supervised program.
+const seizeOptions = unix.PTRACE_O_TRACESECCOMP | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK |
+	unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_EXITKILL
+
 // start starts c.Launcher as the supervised child with its setup, the
-// variable setupEnv, in its environment, attaches to it and lets it go
-// on: it installs its filters and executes PROGRAM (Init). It returns the
-// child's pid.
-func start(c Config, setupEnv string) (int, error) {
+// variables setupEnv (NAME=VALUE), in its environment, attaches to it
+// with the ptrace options opts and lets it go on: it installs its filters
+// and executes PROGRAM (Init). It returns the child's pid.
+func start(c Config, opts int, setupEnv ...string) (int, error) {
 	if c.Stub != nil && c.File == nil {
 		return 0, errors.New("an embedded program's stub can be skipped only in the file the caller opened (Config.File)")
 	}
-	env := append(append([]string(nil), c.Env...), setupEnv)
+	env := append(append([]string(nil), c.Env...), setupEnv...)
 	prog := c.File
 	if prog == nil {
 		// Only to hold descriptor 3; the child executes c.Path by name.
@@ -185,12 +215,7 @@ func start(c Config, setupEnv string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("starting %s: %w", launcher, err)
 	}
-	// PTRACE_SEIZE rather than PTRACE_TRACEME: group-stops are reported as
-	// such (PTRACE_EVENT_STOP) and can be left in place with PTRACE_LISTEN,
-	// so job control works on a supervised program.
-	const opts = unix.PTRACE_O_TRACESECCOMP | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK |
-		unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_EXITKILL
-	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(pid), 0, opts, 0, 0); e != 0 {
+	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(pid), 0, uintptr(opts), 0, 0); e != 0 {
 		unix.Kill(pid, unix.SIGKILL)
 		var ws unix.WaitStatus
 		wait4(pid, &ws)
@@ -204,10 +229,11 @@ func start(c Config, setupEnv string) (int, error) {
 
 // tracer follows the supervised child and everything it starts.
 type tracer struct {
-	h       handler
-	started func(exe string)
-	pid     int // the supervised child: PROGRAM once it has executed
-	fwd     *forwarder
+	h        handler
+	started  func(exe string)
+	identify bool // read each executable's identity at its exec (tracee.id)
+	pid      int  // the supervised child: PROGRAM once it has executed
+	fwd      *forwarder
 
 	mu   sync.Mutex // guards live: killAll reads it from another goroutine
 	live map[int]*tracee
@@ -373,9 +399,9 @@ func (t *tracer) onFork(wpid int, tr *tracee) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if n := t.live[int(msg)]; n != nil {
-		n.exe = tr.exe
+		n.exe, n.id = tr.exe, tr.id
 	} else {
-		t.live[int(msg)] = &tracee{exe: tr.exe}
+		t.live[int(msg)] = &tracee{exe: tr.exe, id: tr.id}
 	}
 }
 
@@ -390,6 +416,9 @@ func (t *tracer) onExec(wpid int, tr *tracee) (resume bool, err error) {
 		t.forget(int(msg))
 	}
 	tr.exe, _ = os.Readlink("/proc/" + strconv.Itoa(wpid) + "/exe")
+	if t.identify {
+		tr.id = identify(wpid, tr.exe)
+	}
 	if wpid != t.pid || !t.armed || t.programRuns {
 		return true, nil
 	}
@@ -433,6 +462,23 @@ func (t *tracer) onEventStop(wpid int, sig unix.Signal) (deliver int, resume boo
 		return 0, false, fmt.Errorf("ptrace(PTRACE_LISTEN, %d): %w", wpid, err)
 	}
 	return 0, false, nil
+}
+
+// identify returns the identity of the executable process pid runs,
+// found at path (its /proc/PID/exe link): read from the file itself,
+// through the link, whatever its path now names. An executable that
+// cannot be read is known by its path alone.
+func identify(pid int, path string) profile.ID {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/exe")
+	if err != nil {
+		return profile.ID{Path: path}
+	}
+	defer f.Close()
+	id, err := identity.Of(f, path)
+	if err != nil {
+		return profile.ID{Path: path}
+	}
+	return id
 }
 
 func wait4(pid int, ws *unix.WaitStatus) (int, error) {

@@ -1,33 +1,48 @@
 // Package profile reads, writes and merges the syscall profiles that
-// `sysrestrict-exec --learn` records and `sysrestrict-stamp --allow-profile`
-// turns into an allowlist.
+// `sysrestrict-exec --learn` and `--audit` record and
+// `sysrestrict-stamp --allow-profile` turns into an allowlist.
 //
 // # Format
 //
-// A profile is a JSON object, version 1, described in docs/learn.md:
+// A profile is a JSON object, version 2, described in docs/learn.md: the
+// syscalls each executable made, the executable known by its identity
+// ([ID]: its build ID, else its path and its size before stamping), with
+// the programs whose runs it ran in ([Executable].Under):
 //
 //	{
-//	  "version": 1,
-//	  "syscalls": [
-//	    {"abi": "x86_64", "nr": 0, "name": "read", "count": 123, "executables": ["/usr/bin/ls"]}
+//	  "version": 2,
+//	  "executables": [
+//	    {
+//	      "path": "/usr/bin/ls", "build_id": "gnu:8d1b...",
+//	      "under": [
+//	        {"path": "/usr/bin/dash", "build_id": "gnu:be63..."}
+//	      ],
+//	      "syscalls": [
+//	        {"abi": "x86_64", "nr": 0, "name": "read", "count": 123}
+//	      ]
+//	    }
 //	  ],
 //	  "runs": [
-//	    {"argv": ["ls", "-la", "/"], "executable": "/usr/bin/ls", "abi": "x86_64",
-//	     "time": "2026-11-23T13:00:00Z", "status": "exit 0"}
+//	    {"mode": "learn", "argv": ["sh", "-c", "ls / | wc -l"], "executable": "/usr/bin/dash",
+//	     "abi": "x86_64", "time": "2026-11-23T13:00:00Z", "status": "exit 0"}
 //	  ]
 //	}
 //
-// One profile may hold the syscalls of several ABIs (an x86_64 program that
-// runs an i386 helper records both); each entry names its ABI, and
-// [Profile.Set] returns the syscalls of one ABI. Entries are kept sorted by
-// ABI and number, executables sorted and unique, so that the same runs always
-// give the same bytes and profiles diff well under version control.
+// [Read] also reads version 1, which named each syscall's executables by
+// path only. One profile may hold the syscalls of several ABIs (an x86_64
+// program that runs an i386 helper records both); each entry names its
+// ABI, and [Profile.Set] returns the syscalls of one ABI. [Profile.For]
+// keeps what a stamp of one file needs: that executable's syscalls and
+// those of what ran under it. Entries are kept sorted, so that the same
+// runs always give the same bytes and profiles diff well under version
+// control.
 //
 // # Merging
 //
-// [Merge] is a union: the syscalls of every input, with counts summed and
-// executables merged, and the runs of every input appended in order.
-// Learning again into an existing file merges the new run into it.
+// [Merge] is a union: the executables of every input, with counts summed
+// and the programs they ran under merged, and the runs of every input
+// appended in order. Learning again into an existing file merges the new
+// run into it.
 //
 // # Writing
 //

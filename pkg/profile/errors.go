@@ -14,6 +14,11 @@ var (
 	// an i386 profile offered for an x86_64 binary.
 	ErrNoABI = errors.New("profile has no syscalls for this ABI")
 
+	// ErrNoExecutable: the profile records nothing of the executable a
+	// stamp is for, nor of anything that ran under it (Profile.For):
+	// e.g. it was learned from another build.
+	ErrNoExecutable = errors.New("profile has no syscalls of this executable")
+
 	// ErrBeyond: the profile records syscall numbers >= bitmap.Size, which
 	// no note can allow one by one (an allowlist sets DENY_BEYOND).
 	ErrBeyond = errors.New("profile records syscall numbers beyond the bitmap")
