@@ -70,8 +70,8 @@ const (
 )
 
 // Plan is PROGRAM found, opened, checked and its restrictions resolved:
-// what the loader execs, and what the --learn and --explain supervisors
-// start from (Supervisor, supervise.go).
+// what the loader execs, and what the --learn, --explain and --audit
+// supervisors start from (Supervisor, supervise.go).
 type Plan struct {
 	Program string // PROGRAM as given
 	Path    string // where it was found; for a #! script, its interpreter
@@ -96,6 +96,7 @@ type Plan struct {
 	Argv, Env []string
 	Learn     string // --learn FILE
 	Explain   bool   // --explain
+	Audit     string // --audit FILE
 	Verbose   bool
 	Stderr    io.Writer
 }
@@ -116,13 +117,14 @@ func Run(args, env []string, stdout, stderr io.Writer) int {
 		io.WriteString(stdout, tool+" "+version.Version+"\n")
 		return 0
 	}
-	if (o.learn != "" || o.explain) && Supervisor == nil {
+	supervised := o.learn != "" || o.explain || o.audit != ""
+	if supervised && Supervisor == nil {
 		return exit(stderr, execSupervisor(args, env))
 	}
 	p, err := prepare(o, env, stderr)
 	if err == nil {
 		switch {
-		case o.learn != "" || o.explain:
+		case supervised:
 			return Supervisor(p)
 		case o.dump != "":
 			err = dump(p, o.dump, stdout)
@@ -194,6 +196,7 @@ func resolve(o *options, env []string, stderr io.Writer) (*Plan, error) {
 		Env:         env,
 		Learn:       o.learn,
 		Explain:     o.explain,
+		Audit:       o.audit,
 		Verbose:     o.verbose,
 		Stderr:      stderr,
 	}

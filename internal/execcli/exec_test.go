@@ -32,6 +32,8 @@ var (
 	// tests of embedded programs (embed_test.go), which start at the stub
 	// with no interpreter before it.
 	victimStatic string
+	// auditEscape is the built testdata/victims/learn/auditescape.c.
+	auditEscape string
 	// skipReason says why the real-kernel tests cannot run.
 	skipReason string
 )
@@ -87,6 +89,12 @@ func build(dir string) error {
 	out, err = exec.Command(cc, "-O2", "-Wall", "-o", signals, src).CombinedOutput()
 	if err != nil {
 		return errors.New("cc signals.c: " + err.Error() + ": " + string(out))
+	}
+	auditEscape = filepath.Join(dir, "auditescape")
+	src, _ = filepath.Abs("../../testdata/victims/learn/auditescape.c")
+	out, err = exec.Command(cc, "-O2", "-Wall", "-pthread", "-o", auditEscape, src).CombinedOutput()
+	if err != nil {
+		return errors.New("cc auditescape.c: " + err.Error() + ": " + string(out))
 	}
 	return nil
 }

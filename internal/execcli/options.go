@@ -18,6 +18,7 @@ type options struct {
 	verbose     bool
 	argv0       *string
 	learn       string
+	audit       string
 	explain     bool
 	help        bool
 	version     bool
@@ -128,6 +129,10 @@ func parse(args []string) (*options, error) {
 			if o.learn, err = takeValue(); err == nil && o.learn == "" {
 				err = usagef("--learn needs a FILE to write the profile to")
 			}
+		case "--audit":
+			if o.audit, err = takeValue(); err == nil && o.audit == "" {
+				err = usagef("--audit needs a FILE to record the restricted syscalls in")
+			}
 		default:
 			err = usagef("unknown option %s", name)
 		}
@@ -143,6 +148,18 @@ func parse(args []string) (*options, error) {
 	}
 	if o.learn != "" && o.explain {
 		return nil, usagef("--learn and --explain cannot be used together")
+	}
+	if o.audit != "" {
+		switch {
+		case o.learn != "":
+			return nil, usagef("--audit and --learn cannot be used together (--learn records every syscall, --audit the restricted ones)")
+		case o.explain:
+			return nil, usagef("--audit and --explain cannot be used together (--explain kills at the first restricted syscall, --audit lets each run)")
+		case o.actionGiven:
+			return nil, usagef("--audit takes no --action: it lets every restricted syscall run and records it")
+		case o.dump != "":
+			return nil, usagef("--audit takes no --dump")
+		}
 	}
 	if o.learn != "" && (o.dump != "" || len(o.deny) > 0 || o.require) {
 		return nil, usagef("--learn runs PROGRAM unrestricted: it takes no --deny, --require or --dump")
@@ -181,6 +198,9 @@ Options:
   --learn FILE       run unrestricted; record the syscalls made into FILE
   --explain          on a restricted syscall, say which one, then give it
                      its action (kill; errno, log: the program goes on)
+  --audit FILE       enforce nothing new: let each restricted syscall run,
+                     record it (name, ABI, executable) into FILE for
+                     sysrestrict-stamp --allow-profile, summarize at exit
   -v                 say on stderr what is enforced before exec
   -h, --help         this help
   --version          print the version

@@ -31,6 +31,8 @@ func TestParse(t *testing.T) {
 		{[]string{"-", "x"}, options{program: "-", args: []string{"x"}}},
 		{[]string{"--learn", "out.json", "prog"}, options{learn: "out.json", program: "prog", args: []string{}}},
 		{[]string{"--explain", "prog"}, options{explain: true, program: "prog", args: []string{}}},
+		{[]string{"--audit", "a.json", "--deny", "ptrace", "prog"}, options{audit: "a.json", deny: []string{"ptrace"}, program: "prog", args: []string{}}},
+		{[]string{"--audit=a.json", "--require", "-v", "prog"}, options{audit: "a.json", require: true, verbose: true, program: "prog", args: []string{}}},
 		{[]string{"--help"}, options{help: true}},
 		{[]string{"-h", "prog"}, options{help: true, program: "prog", args: []string{}}},
 		{[]string{"--version"}, options{version: true}},
@@ -65,6 +67,13 @@ func TestParseErrors(t *testing.T) {
 		{"--learn", "", "prog"},
 		{"--learn", "f", "--explain", "prog"},
 		{"--learn", "f", "--deny", "ptrace", "prog"},
+		{"--audit", "", "prog"},
+		{"--audit"},
+		{"--audit", "f", "--learn", "g", "prog"},
+		{"--audit", "f", "--explain", "prog"},
+		{"--audit", "f", "--action", "kill", "prog"},
+		{"--action=log", "--audit", "f", "prog"},
+		{"--audit", "f", "--dump", "prog"},
 	}
 	for _, args := range tests {
 		got, err := parse(args)

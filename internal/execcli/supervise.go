@@ -7,7 +7,7 @@ import (
 	"syscall"
 )
 
-// Supervisor runs --learn and --explain on a resolved Plan and ends the
+// Supervisor runs --learn, --explain and --audit on a resolved Plan and ends the
 // process as PROGRAM ended; it returns only with an exit status of its own.
 // sysrestrict-supervise sets it (internal/supervisecli). The loader leaves it
 // nil, and execs sysrestrict-supervise instead, so that the supervisor's
@@ -24,11 +24,11 @@ const supervisorName = "sysrestrict-supervise"
 func execSupervisor(args, env []string) error {
 	self, err := os.Executable()
 	if err != nil {
-		return failWith(ExitUsage, err, "--learn and --explain: cannot find this program's directory to start ", supervisorName, ": ", err.Error())
+		return failWith(ExitUsage, err, "--learn, --explain and --audit: cannot find this program's directory to start ", supervisorName, ": ", err.Error())
 	}
 	path := filepath.Join(filepath.Dir(self), supervisorName)
 	err = syscall.Exec(path, append([]string{path}, args[1:]...), env)
-	return failWith(ExitUsage, err, "--learn and --explain are run by ", supervisorName, ", which should be installed beside ", self,
+	return failWith(ExitUsage, err, "--learn, --explain and --audit are run by ", supervisorName, ", which should be installed beside ", self,
 		" (make build puts both in bin/): ", path, ": ", errText(err))
 }
 

@@ -21,6 +21,12 @@ const envChild = "SYSRESTRICT_SUPERVISED_FILTER"
 // fdProgram. It is removed from the environment PROGRAM receives.
 const envPath = "SYSRESTRICT_SUPERVISED_PATH"
 
+// envListener, when set, makes the child install its last filter with
+// SECCOMP_FILTER_FLAG_NEW_LISTENER: --audit's supervisor takes the
+// listener from it (audit_linux.go). It is removed from the environment
+// PROGRAM receives.
+const envListener = "SYSRESTRICT_SUPERVISED_LISTENER"
+
 // fdProgram is the descriptor, in the child, of PROGRAM opened by the
 // supervisor: the child executes exactly that file.
 const fdProgram = 3
@@ -83,7 +89,7 @@ func Init() {
 	}
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, envChild+"=") && !strings.HasPrefix(kv, envPath+"=") && !strings.HasPrefix(kv, envPolicy+"=") {
+		if !strings.HasPrefix(kv, envChild+"=") && !strings.HasPrefix(kv, envPath+"=") && !strings.HasPrefix(kv, envPolicy+"=") && !strings.HasPrefix(kv, envListener+"=") {
 			env = append(env, kv)
 		}
 	}
@@ -103,6 +109,7 @@ func Init() {
 		fail(exitSetup, "supervised child: %v", err)
 	}
 	path, byName := os.LookupEnv(envPath)
+	_, listener := os.LookupEnv(envListener)
 	name, err := unix.BytePtrFromString(path)
 	if err != nil {
 		fail(exitSetup, "supervised child: %v", err)
@@ -123,8 +130,27 @@ func Init() {
 	if err := enforce.ScopePtrace(); err != nil && !errors.Is(err, enforce.ErrNoLandlock) {
 		fail(exitSetup, "supervised child: %v", err)
 	}
-	for _, f := range filters {
+	for i, f := range filters {
 		prog := unix.SockFprog{Len: uint16(len(f)), Filter: &f[0]}
+		if listener && i == len(filters)-1 {
+			// The supervisor takes the listener at this syscall's exit
+			// stop, before this thread makes another; the descriptor
+			// is close-on-exec, so PROGRAM never has it. WAIT_KILLABLE_RECV
+			// (Linux 5.19): once received, a notified syscall is not
+			// interrupted by a signal, so it is never received twice.
+			flags := uintptr(unix.SECCOMP_FILTER_FLAG_NEW_LISTENER | unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)
+			_, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, flags, uintptr(unsafe.Pointer(&prog)))
+			if e == unix.EINVAL {
+				_, _, e = unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_NEW_LISTENER, uintptr(unsafe.Pointer(&prog)))
+			}
+			if e == unix.EBUSY {
+				fail(exitSetup, "seccomp(SECCOMP_FILTER_FLAG_NEW_LISTENER): %v: a filter with a listener is already installed above this process (a container runtime's?), and the kernel allows one; --audit cannot run here", e)
+			}
+			if e != 0 {
+				fail(exitSetup, "seccomp(SECCOMP_FILTER_FLAG_NEW_LISTENER): %v", e)
+			}
+			continue
+		}
 		if _, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&prog))); e != 0 {
 			fail(exitSetup, "seccomp(SECCOMP_SET_MODE_FILTER): %v", e)
 		}

@@ -1,13 +1,13 @@
-// Package supervise runs a program under a supervisor: the --learn and
-// --explain modes of sysrestrict-exec. docs/learn.md describes the design
-// and the measurements behind it.
+// Package supervise runs a program under a supervisor: the --learn,
+// --explain and --audit modes of sysrestrict-exec. docs/learn.md describes
+// the design and the measurements behind it.
 //
 // # The supervised child
 //
 // The supervisor starts Config.Launcher (the running executable, which must
 // call [Init] first thing in main) with a filter in its environment and
 // attaches to it with PTRACE_SEIZE; Init waits for that, installs the
-// filter and executes PROGRAM. Every thread
+// filter and executes PROGRAM. Under Record and Explain every thread
 // and child of PROGRAM is traced from its first instruction
 // (PTRACE_O_TRACEFORK, TRACEVFORK, TRACECLONE, TRACEEXEC) and dies if the
 // supervisor dies (PTRACE_O_EXITKILL).
@@ -26,6 +26,16 @@
 // filter kills on: the kernel's re-check of the filters after the stop kills
 // the process with SIGSYS before the syscall runs.
 //
+// # Auditing
+//
+// [Audit] installs the enforcing filter with SECCOMP_RET_USER_NOTIF as the
+// action, takes the filter's listener from the child before PROGRAM runs,
+// and detaches: every restricted syscall of PROGRAM and all it starts is
+// recorded (by executable, from /proc/PID/exe, checked with
+// SECCOMP_IOCTL_NOTIF_ID_VALID) and answered
+// SECCOMP_USER_NOTIF_FLAG_CONTINUE. [AuditTo] merges the result into a
+// profile file.
+//
 // # Embedded programs
 //
 // An embedded PROGRAM (sysrestrict-stamp --embed) would install its own
@@ -40,7 +50,7 @@
 //
 // # Exit status
 //
-// Learn and Explain return PROGRAM's wait status; [Exit] ends the caller
+// Learn, Explain and Audit return PROGRAM's wait status; [Exit] ends the caller
 // the same way (same code, or death by the same signal).
 //
 // Only Linux supervises; elsewhere every entry point fails with

@@ -49,3 +49,16 @@ func Status(ws WaitStatus) string { return "exit " + strconv.Itoa(ws.ExitStatus(
 
 // Exit ends the process with PROGRAM's exit status.
 func Exit(ws WaitStatus) { os.Exit(ws.ExitStatus()) }
+
+// Audit fails: supervision needs Linux (seccomp and ptrace).
+func Audit(ctx context.Context, c Config, note, deny bitmap.Set) (*AuditReport, WaitStatus, error) {
+	return nil, *new(WaitStatus), unsupported()
+}
+
+// AuditTo fails: supervision needs Linux (seccomp and ptrace).
+func AuditTo(ctx context.Context, c Config, note, deny bitmap.Set, profilePath string) (*AuditReport, WaitStatus, error) {
+	return nil, *new(WaitStatus), unsupported()
+}
+
+// Undumpable fails: supervision needs Linux.
+func Undumpable() error { return unsupported() }

@@ -26,7 +26,7 @@ import (
 // The environment of a supervisor subprocess (superviseInChild).
 const (
 	envTestArgv    = "SUPERVISE_TEST_ARGV"    // PROGRAM's argv, one per line
-	envTestProfile = "SUPERVISE_TEST_PROFILE" // Learn into this file; unset: Explain under a note restricting ptrace
+	envTestProfile = "SUPERVISE_TEST_PROFILE" // Learn into this file ("audit:FILE": AuditTo it); unset: Explain under a note restricting ptrace
 	envTestEnforce = "SUPERVISE_TEST_ENFORCE" // set: Enforce the embedded argv[0] with --action log (stub_test.go)
 )
 
@@ -37,7 +37,9 @@ func superviseInChild() {
 	c := Config{Path: argv[0], Argv: argv, Env: os.Environ()}
 	var ws WaitStatus
 	var err error
-	if p := os.Getenv(envTestProfile); p != "" {
+	if p, ok := strings.CutPrefix(os.Getenv(envTestProfile), "audit:"); ok {
+		_, ws, err = AuditTo(context.Background(), c, bitmap.NewSet(bitmap.X86_64, 101), bitmap.NewSet(bitmap.X86_64), p)
+	} else if p != "" {
 		ws, err = Learn(context.Background(), c, p)
 	} else if os.Getenv(envTestEnforce) != "" {
 		ws, err = enforceInChild(c)
@@ -317,4 +319,70 @@ func procState(pid int) string {
 		return s[i+2 : i+3]
 	}
 	return "?"
+}
+
+// TestAuditSignals: under --audit, which leaves PROGRAM untraced once it
+// runs, the supervisor passes signals on as under Enforce
+// (forwarder.passUntraced): a signal sent to the supervisor reaches
+// PROGRAM once, but a terminal's kind (SIGINT, SIGQUIT, SIGWINCH), which
+// reaches PROGRAM itself when sent to the group they share; and ^Z (SIGTSTP
+// to the group) and fg stop and continue the program and then the
+// supervisor.
+func TestAuditSignals(t *testing.T) {
+	bin := victim(t, "signals")
+	for _, sig := range Forwarded {
+		if sig == unix.SIGTSTP || sig == unix.SIGCONT {
+			continue // below
+		}
+		to := "pid"
+		if sig == unix.SIGINT || sig == unix.SIGQUIT || sig == unix.SIGWINCH {
+			to = "group"
+		}
+		t.Run(sigName(sig)+" to the "+to, func(t *testing.T) {
+			if testutil.InSubprocess(t) {
+				superviseInChild()
+			}
+			t.Parallel()
+			c := supervisor(t, "audit:"+filepath.Join(t.TempDir(), "p.json"), bin, "catch", sigName(sig))
+			target := c.cmd.Process.Pid
+			if to == "group" {
+				target = -target
+			}
+			if err := unix.Kill(target, sig); err != nil {
+				t.Fatal(err)
+			}
+			ws, out := c.wait()
+			if want := "caught " + unix.SignalName(sig) + " 1\n"; !ws.Exited() || ws.ExitStatus() != 7 || out != want {
+				t.Errorf("%s sent to the audit supervisor's %s: supervisor %s, program printed %q; want exit 7 and %q", unix.SignalName(sig), to, Status(ws), out, want)
+			}
+		})
+	}
+	t.Run("stop to the group", func(t *testing.T) {
+		if testutil.InSubprocess(t) {
+			superviseInChild()
+		}
+		c := supervisor(t, "audit:"+filepath.Join(t.TempDir(), "p.json"), bin, "stop")
+		prog := c.program()
+		if err := unix.Kill(-c.cmd.Process.Pid, unix.SIGTSTP); err != nil {
+			t.Fatal(err)
+		}
+		var ws unix.WaitStatus
+		if _, err := unix.Wait4(c.cmd.Process.Pid, &ws, unix.WUNTRACED, nil); err != nil {
+			t.Fatal(err)
+		}
+		if !ws.Stopped() || ws.StopSignal() != unix.SIGTSTP {
+			t.Fatalf("after SIGTSTP to the group, the audit supervisor is %s (%#x), want stopped by SIGTSTP", Status(ws), int(ws))
+		}
+		if st := procState(prog); st != "T" {
+			t.Errorf("the supervisor stopped, the program is in state %s, want stopped (T)", st)
+		}
+		time.Sleep(2 * time.Second)
+		if err := unix.Kill(-c.cmd.Process.Pid, unix.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		ws, out := c.wait()
+		if !ws.Exited() || ws.ExitStatus() != 0 || out != "done\n" {
+			t.Errorf("after SIGCONT to the group: supervisor %s, program printed %q; want exit 0, \"done\"", Status(ws), out)
+		}
+	})
 }

@@ -1,5 +1,5 @@
 // Package supervisecli runs sysrestrict-exec's supervising modes, --learn
-// FILE and --explain, for cmd/sysrestrict-supervise.
+// FILE, --explain and --audit FILE, for cmd/sysrestrict-supervise.
 //
 // They live in a binary of their own so that the loader, which starts on
 // every exec of every restricted program, does not carry the supervisor:
@@ -43,6 +43,12 @@ func Run(p *execcli.Plan) int {
 			return execcli.ExitUsage
 		}
 		ws, err = supervise.Learn(context.Background(), c, p.Learn)
+	case p.Audit != "":
+		status, ok := runAudit(p, c)
+		if !ok {
+			return status
+		}
+		ws = supervise.WaitStatus(status)
 	case p.Kind != execcli.KindELF || !p.Restricted:
 		io.WriteString(p.Stderr, execcli.Tool+": "+p.Path+": nothing to explain: no sysrestrict note and no --deny\n")
 		return execcli.ExitCannotRun
@@ -90,4 +96,49 @@ func stubOf(p *execcli.Plan) (*supervise.Stub, error) {
 		return nil, fmt.Errorf("reading the start-up stub at offset %#x: %d bytes, %v", e.Offset, n, err)
 	}
 	return &supervise.Stub{Addr: e.Vaddr, Entry: e.Entry, Payload: payload, Fixed: p.ELF.Type == elfnote.ET_EXEC}, nil
+}
+
+// runAudit runs --audit FILE: the supervisor first makes itself
+// undumpable, so that a PROGRAM outside a Landlock domain (a kernel
+// without one) and without CAP_SYS_PTRACE still cannot ptrace it or take
+// its listener (pidfd_getfd and /proc/PID/fd need ptrace access). It
+// returns PROGRAM's wait status and true, or an exit status of its own and
+// false, having said why.
+func runAudit(p *execcli.Plan, c supervise.Config) (int, bool) {
+	fail := func(status int, msg string) (int, bool) {
+		io.WriteString(p.Stderr, execcli.Tool+": "+msg+"\n")
+		return status, false
+	}
+	if p.Kind != execcli.KindELF || !p.Restricted {
+		return fail(execcli.ExitCannotRun, p.Path+": nothing to audit: no sysrestrict note and no --deny, so no syscall is restricted; nothing was run"+
+			" (to record every syscall it makes: "+execcli.Tool+" --learn FILE "+p.Path+")")
+	}
+	// The stub installs the note's filter, with the note's actions, at
+	// start-up, whatever started it: an audit could only watch it kill.
+	path := p.Path
+	if err := execcli.RefuseEmbedded(p, "which an audit cannot loosen: the first restricted syscall would still stop it",
+		"Audit a copy without the stub, stamped with the same profile: sysrestrict-stamp --remove -o "+path+".audit "+path+
+			"; sysrestrict-stamp --allow-profile PROFILE "+path+".audit; "+execcli.Tool+" --audit FILE "+path+".audit"+
+			"; then stamp "+path+" again from PROFILE and FILE, with --embed"); err != nil {
+		return fail(execcli.ExitCannotRun, err.Error())
+	}
+	if err := supervise.CheckProfile(p.Audit); err != nil {
+		return fail(execcli.ExitUsage, "--audit "+err.Error()+"; nothing was run")
+	}
+	if err := supervise.Undumpable(); err != nil {
+		return fail(execcli.ExitUsage, "--audit: "+err.Error()+"; nothing was run")
+	}
+	c.File = os.NewFile(uintptr(p.File.Fd), p.Path)
+	r, ws, err := supervise.AuditTo(context.Background(), c, p.Note, p.Deny, p.Audit)
+	switch {
+	case errors.Is(err, supervise.ErrNotStarted):
+		return int(ws), true // the child said why; it exits 125 or 126
+	case r == nil && err != nil:
+		return fail(execcli.ExitUsage, p.Path+": "+err.Error())
+	case err != nil: // audited, not merged: the *ProfileError names where the run was saved
+		supervise.WriteAuditSummary(p.Stderr, r, p.Path, "", p.Note, p.Deny, p.Actions)
+		return fail(execcli.ExitUsage, "--audit "+err.Error())
+	}
+	supervise.WriteAuditSummary(p.Stderr, r, p.Path, p.Audit, p.Note, p.Deny, p.Actions)
+	return int(ws), true
 }
