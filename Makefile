@@ -29,7 +29,7 @@ help:
 	@echo "make install      install the commands, man pages, dh_sysrestrict and the RPM macros (PREFIX=$(PREFIX), DESTDIR)"
 	@echo "make test         go vet, staticcheck, go test ./..., and each fuzz target for $(FUZZTIME)"
 	@echo "make demo         stamp a small program, run it through the loader, show the kill"
-	@echo "make bench        stamping (one binary, a 1,000-file tree), exec and per-syscall costs, embedded start-up, as ratios measured in one run"
+	@echo "make bench        stamping (one binary, a 1,000-file tree), exec and per-syscall costs, embedded start-up, --audit's overhead, as ratios measured in one run"
 	@echo "make lint         gofmt, go vet, staticcheck"
 	@echo "make testdata     rebuild the ELF fixtures in testdata/elf (needs the cross toolchains)"
 	@echo "make testdata-legacy  record how the stamper before the undo record ($(LEGACY)) stamped them"

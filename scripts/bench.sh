@@ -186,3 +186,6 @@ go run ./internal/bench/hostile -bin "$BIN"
 
 hdr "Learning overhead (issue 5: a syscall-heavy run with and without --learn, as a ratio)"
 go test -run '^$' -bench Overhead -benchtime 10x ./internal/supervise | grep -E 'Benchmark|ok|FAIL'
+
+hdr "Audit overhead (issue 14: a syscall-heavy run, all allowed, under --audit against the loader, <= 1.05x; the cost of each restricted call let through)"
+go run ./internal/bench/auditbench -bin "$BIN" -src .

@@ -3,6 +3,7 @@
 //	go run ./internal/bench/execbench -loader bin/sysrestrict-exec
 //	go run ./internal/bench/hostile -bin bin
 //	go run ./internal/bench/embedbench -loader bin/sysrestrict-exec
+//	go run ./internal/bench/auditbench -bin bin
 //
 // execbench measures, interleaved in one run, the exec of a trivial C
 // program directly, through sysrestrict-exec and through gofloor (a Go
@@ -21,4 +22,10 @@
 // --embed: the stub installs the filter) and through sysrestrict-exec,
 // with medians, 90th percentiles and minor page faults, and how much
 // embedding grew each file (issue 11: embedded <= direct + 0.1 ms).
+//
+// auditbench runs, interleaved, a getppid loop through sysrestrict-exec
+// and under --audit, with a note that restricts what the loop never calls
+// (the ratio of the two, and the supervisor's fixed start-up from runs
+// that make no call), and a loop whose every call is restricted (the cost
+// of each call --audit lets through), with the minor page faults of each.
 package bench

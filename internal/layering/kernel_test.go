@@ -43,6 +43,7 @@ var grants = map[string]grant{
 	"internal/bench/embedbench": files | exec_, // fork-execs and waits, as execbench
 	"internal/bench/gofloor":    files | exec_,
 	"internal/bench/hostile":    files | exec_,
+	"internal/bench/auditbench": files | exec_, // runs the loader, reads its children's page faults (syscall.Rusage)
 }
 
 // kind returns what using name of the kernel package path needs.
