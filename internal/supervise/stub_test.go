@@ -92,8 +92,10 @@ func enforceInChild(c Config) (WaitStatus, error) {
 // (TestSignalsForwarded). It passes on every signal sent to it but those
 // a terminal sends to the foreground group, which PROGRAM, in the
 // supervisor's group, got itself: each reaches PROGRAM once. Any other
-// signal sent to the whole group reaches it twice: the documented limit
-// (docs/embed.md).
+// signal sent to the whole group reaches it twice, or once when the
+// forwarded copy comes while PROGRAM's own is still pending (standard
+// signals do not queue): the documented limit (docs/embed.md), so that
+// case takes either count. want 0 stands for it.
 func TestEnforceSignals(t *testing.T) {
 	bin := victim(t, "signals")
 	for _, tt := range []struct {
@@ -107,7 +109,7 @@ func TestEnforceSignals(t *testing.T) {
 		{unix.SIGINT, "group", 1},
 		{unix.SIGQUIT, "group", 1},
 		{unix.SIGWINCH, "group", 1},
-		{unix.SIGTERM, "group", 2},
+		{unix.SIGTERM, "group", 0},
 	} {
 		t.Run(sigName(tt.sig)+" to the "+tt.to, func(t *testing.T) {
 			if testutil.InSubprocess(t) {
@@ -134,8 +136,16 @@ func TestEnforceSignals(t *testing.T) {
 				t.Fatal(err)
 			}
 			ws, out := c.wait()
-			if want := fmt.Sprintf("caught %s %d\n", unix.SignalName(tt.sig), tt.want); !ws.Exited() || ws.ExitStatus() != 7 || out != want {
-				t.Errorf("%s sent to the supervisor's %s: supervisor %s, program printed %q; want exit 7 and %q", unix.SignalName(tt.sig), tt.to, Status(ws), out, want)
+			wants := []int{tt.want}
+			if tt.want == 0 {
+				wants = []int{1, 2}
+			}
+			ok := false
+			for _, n := range wants {
+				ok = ok || out == fmt.Sprintf("caught %s %d\n", unix.SignalName(tt.sig), n)
+			}
+			if !ws.Exited() || ws.ExitStatus() != 7 || !ok {
+				t.Errorf("%s sent to the supervisor's %s: supervisor %s, program printed %q; want exit 7 and \"caught %s N\" for N in %v", unix.SignalName(tt.sig), tt.to, Status(ws), out, unix.SignalName(tt.sig), wants)
 			}
 		})
 	}
